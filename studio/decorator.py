@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import Any, overload
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,21 +18,19 @@ from studio.interface import HOOKS
 from studio.params import BaseParams, describe_errors, field_errors
 from studio.spec import PipelineSpec, target_of
 
-T = TypeVar("T")
-
 #: Every spec created in this process, in decoration order (read by discovery).
 REGISTRY: list[PipelineSpec] = []
 
 
 @overload
-def pipeline(obj: T, /) -> T: ...
+def pipeline[T](obj: T, /) -> T: ...
 @overload
 def pipeline(
     *,
     name: str | None = None,
     params: type[BaseParams] | None = None,
     initial_params: dict[str, Any] | None = None,
-) -> Callable[[T], T]: ...
+) -> Callable[[Any], Any]: ...
 
 
 def pipeline(
@@ -128,7 +126,9 @@ def _check_class(cls: type, label: str) -> None:
     for hook in HOOKS:
         value = getattr(cls, hook, None)
         if value is not None and not callable(value):
-            raise TypeError(f"@pipeline class {label}: {hook} is {type(value).__name__}, not callable")
+            raise TypeError(
+                f"@pipeline class {label}: {hook} is {type(value).__name__}, not callable"
+            )
     for hook in ("on_ready", "on_update"):
         value = getattr(cls, hook, None)
         if value is not None and not _accepts_kwargs(value):

@@ -34,13 +34,13 @@ class Pipeline(ABC):
     def transform(self, frame: VideoFrame, params: BaseParams) -> TransformResult:
         """Process one frame; return a tensor (1,H,W,3) or (H,W,3) or a VideoOutput."""
 
-    def on_ready(self, **params: Any) -> None:  # noqa: B027 - optional hook
+    def on_ready(self, **params: Any) -> None:
         """Once, before the first frame, with the validated params: load models, allocate."""
 
-    def on_update(self, **params: Any) -> None:  # noqa: B027 - optional hook
+    def on_update(self, **params: Any) -> None:
         """When params change mid-stream, with the full new params."""
 
-    def on_stop(self) -> None:  # noqa: B027 - optional hook
+    def on_stop(self) -> None:
         """On shutdown: release what on_ready took."""
 
     @classmethod

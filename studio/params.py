@@ -68,7 +68,7 @@ def merge_params(
     Used on reload (the model may have changed) and for partial updates. Returns the
     validated params (JSON-compatible) and the dotted names of the values that were dropped.
     """
-    merged = _deep_merge(dict(base or {}), current)
+    merged = deep_merge(dict(base or {}), current)
     dropped: list[str] = []
     for _ in range(64):  # each pass drops at least one bad value
         try:
@@ -85,10 +85,10 @@ def merge_params(
     return model.model_validate(base or {}).model_dump(mode="json"), sorted(set(current))
 
 
-def _deep_merge(base: dict, over: dict) -> dict:
+def deep_merge(base: dict, over: dict) -> dict:
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            base[key] = _deep_merge(dict(base[key]), value)
+            base[key] = deep_merge(dict(base[key]), value)
         else:
             base[key] = value
     return base

@@ -11,6 +11,7 @@ box runner all go through it, so the hook contract holds everywhere:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -76,28 +77,25 @@ class PipelineRuntime:
         self.file = file
         try:
             target = resolve(spec.pipeline, file)
-            self.model: type[BaseModel] = (
-                resolve(spec.params, file) if spec.params else BaseParams
-            )
+            self.model: type[BaseModel] = resolve(spec.params, file) if spec.params else BaseParams
         except Exception as exc:
             raise LoadError(f"cannot load pipeline {spec.name!r}: {exc}") from exc
         attached = spec_of(target)
         if attached is not None and attached.name != spec.name:
-            raise LoadError(
-                f"{spec.pipeline} is now pipeline {attached.name!r}, not {spec.name!r}"
-            )
+            raise LoadError(f"{spec.pipeline} is now pipeline {attached.name!r}, not {spec.name!r}")
         self.device = pick_device(device)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"pipeline-{spec.name}")
         self._lock = asyncio.Lock()
         self.params: BaseModel = self.model.model_validate(spec.initial_params)
         if inspect.isclass(target):
             self.instance = target()
-            try:
+            # a read-only ``device`` property is the pipeline's own business
+            with contextlib.suppress(AttributeError):
                 self.instance.device = self.device
-            except AttributeError:
-                pass  # a read-only ``device`` property is the pipeline's own business
             self._transform = self.instance.transform
-            self._hooks = {h: getattr(self.instance, h, None) for h in ("on_ready", "on_update", "on_stop")}
+            self._hooks = {
+                h: getattr(self.instance, h, None) for h in ("on_ready", "on_update", "on_stop")
+            }
         else:
             self.instance = None
             self._transform = target
@@ -114,9 +112,9 @@ class PipelineRuntime:
 
     def validate(self, values: dict[str, Any], base: dict[str, Any] | None = None) -> BaseModel:
         """Validate ``values`` applied over ``base`` (default: the current params)."""
-        from studio.params import _deep_merge
+        from studio.params import deep_merge
 
-        merged = _deep_merge(dict(self.params_dict if base is None else base), values)
+        merged = deep_merge(dict(self.params_dict if base is None else base), values)
         try:
             return self.model.model_validate(merged)
         except ValidationError as exc:
@@ -170,7 +168,10 @@ class PipelineRuntime:
         """Run the class's ``prepare_models``; False when it has none."""
         target = resolve(self.spec.pipeline, self.file)
         prepare = getattr(target, "prepare_models", None)
-        if prepare is None or getattr(prepare, "__func__", None) is Pipeline.prepare_models.__func__:
+        if (
+            prepare is None
+            or getattr(prepare, "__func__", None) is Pipeline.prepare_models.__func__
+        ):
             return False
         result = prepare()
         if inspect.isawaitable(result):

@@ -82,7 +82,9 @@ def resolve(target: str, file: str | None = None) -> Any:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ImportError(f"{target!r}: {module_name} has no attribute path {qualname!r}") from None
+            raise ImportError(
+                f"{target!r}: {module_name} has no attribute path {qualname!r}"
+            ) from None
     return obj
 
 
