@@ -76,7 +76,9 @@ def resolve(target: str, file: str | None = None) -> Any:
     module_name, _, qualname = target.partition(":")
     if not qualname:
         raise ValueError(f"{target!r} is not of the form 'module:qualname'")
-    module = sys.modules.get(module_name) or import_module(module_name, file)
+    module = sys.modules.get(module_name)
+    if module is None or (file and not _same_file(getattr(module, "__file__", None), file)):
+        module = import_module(module_name, file)
     obj: Any = module
     for part in qualname.split("."):
         try:
@@ -86,6 +88,10 @@ def resolve(target: str, file: str | None = None) -> Any:
                 f"{target!r}: {module_name} has no attribute path {qualname!r}"
             ) from None
     return obj
+
+
+def _same_file(a: str | None, b: str) -> bool:
+    return a is not None and Path(a).resolve() == Path(b).resolve()
 
 
 def target_of(obj: Any) -> str:

@@ -1,0 +1,37 @@
+"""Shared fixtures: pipeline files written on the fly, and one warm worker pool."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def write_pipeline(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write ``source`` (dedented) as ``tmp_path/name.py`` and return its path."""
+
+    def write(name: str, source: str) -> Path:
+        path = tmp_path / f"{name}.py"
+        path.write_text(textwrap.dedent(source))
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def pool():
+    """A warm worker pool shared by the engine tests: each start takes a ready process."""
+    from studio.engine.pool import WorkerPool
+
+    workers = WorkerPool(spares=1)
+    workers.fill()
+    yield workers
+    workers.close()
