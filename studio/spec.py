@@ -48,15 +48,20 @@ class PipelineSpec:
 def import_module(module: str, file: str | None = None) -> Any:
     """Import ``module``; from ``file`` when given (a pipeline folder is not a package).
 
-    The file's folder goes on ``sys.path`` first so the pipeline can import its neighbours.
+    The folder that makes ``module`` importable goes on ``sys.path`` first (for
+    ``pkg.sub.mod`` in ``.../pkg/sub/mod.py``: the folder above ``pkg``), so a pipeline can
+    import its neighbours and a package's relative imports work.
     """
     if file is None:
         return importlib.import_module(module)
-    path = Path(file)
-    folder = str(path.parent if path.name != "__init__.py" else path.parent.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    if path.name == "__init__.py":
+    path = Path(file).resolve()
+    depth = module.count(".") + (1 if path.name == "__init__.py" else 0)
+    root = path.parent
+    for _ in range(depth):
+        root = root.parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    if depth:
         return importlib.import_module(module)
     spec = importlib.util.spec_from_file_location(module, path)
     if spec is None or spec.loader is None:
