@@ -164,20 +164,6 @@ class PipelineRuntime:
             self._ready = False
             self._executor.shutdown(wait=False)
 
-    def prepare_models(self) -> bool:
-        """Run the class's ``prepare_models``; False when it has none."""
-        target = resolve(self.spec.pipeline, self.file)
-        prepare = getattr(target, "prepare_models", None)
-        if (
-            prepare is None
-            or getattr(prepare, "__func__", None) is Pipeline.prepare_models.__func__
-        ):
-            return False
-        result = prepare()
-        if inspect.isawaitable(result):
-            asyncio.run(_await(result))
-        return True
-
     async def _call(self, hook: str, *args: Any, **kwargs: Any) -> None:
         fn = self._hooks.get(hook)
         if fn is not None:
@@ -205,4 +191,28 @@ __all__ = [
     "TransformOutput",
     "device_label",
     "pick_device",
+    "prepare_pipeline",
 ]
+
+
+def prepare_pipeline(spec_dict: dict[str, Any], file: str | None) -> int:
+    """Child side of ``studio prepare``: run ``prepare_models``; the exit status to use."""
+    import traceback
+
+    spec = PipelineSpec.from_dict(spec_dict)
+    try:
+        target = resolve(spec.pipeline, file)
+        prepare = getattr(target, "prepare_models", None)
+        if (
+            prepare is None
+            or getattr(prepare, "__func__", None) is Pipeline.prepare_models.__func__
+        ):
+            print(f"pipeline {spec.name!r} has no prepare_models: nothing to prepare", flush=True)
+            return 0
+        result = prepare()
+        if inspect.isawaitable(result):
+            asyncio.run(_await(result))
+    except Exception:
+        traceback.print_exc()
+        return 1
+    return 0
