@@ -129,7 +129,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     from studio.discovery import discover
 
-    infos = discover(args.pipelines)
+    infos = discover(args.pipelines, cache=True)
     if args.json:
         print(json.dumps([info.to_json() for info in infos], indent=2))
         return 0
@@ -153,7 +153,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _find(name: str, folders: list[str]) -> Any:
     from studio.discovery import discover
 
-    infos = discover(folders)
+    infos = discover(folders, cache=True)
     matches = [i for i in infos if i.name == name and i.error is None]
     if not matches:
         known = ", ".join(sorted({i.name for i in infos if i.name})) or "none"

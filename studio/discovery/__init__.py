@@ -14,6 +14,10 @@ Where pipelines come from:
   ``"folder"``;
 * entry points of group ``studio.pipelines`` (``name = module`` or ``module:attr``), found
   through package metadata only; origin ``"package:<distribution name>"``.
+
+With ``cache=True`` (the app, ``studio list``) a target whose files did not change reuses
+its last answer and only the others go to a child, none at all when nothing changed: see
+:mod:`studio.discovery.cache` for what the key covers and what it cannot see.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "BUNDLED_DIR",
     "ENTRY_POINT_GROUP",
     "PipelineInfo",
+    "clear_cache",
     "discover",
     "discover_json",
 ]
@@ -55,6 +60,7 @@ def discover(
     entry_points: bool = True,
     timeout_per_file: float = 20.0,
     extra_paths: Iterable[str | os.PathLike[str]] = (),
+    cache: bool | str | os.PathLike[str] = False,
 ) -> list[PipelineInfo]:
     """Every pipeline found, sorted by name, then the errors (files, folders, entry points).
 
@@ -64,6 +70,10 @@ def discover(
     ``extra_paths`` go in front of ``sys.path`` for the child and are searched for entry
     points too (a folder holding packages and their ``*.dist-info``). Pipelines sharing a
     name are all listed, each with ``conflict=True``.
+
+    ``cache``: False scans everything; True reuses the stored answers of unchanged targets
+    (in ``$STUDIO_HOME/cache/discovery.json`` or the user cache folder); ``"refresh"``
+    rescans everything and stores the result; any other str or path names the cache file.
     """
     if isinstance(folders, str | os.PathLike):
         folders = [folders]  # one folder, not its characters
@@ -81,8 +91,32 @@ def discover(
         targets += _entry_point_targets(paths, failures)
     for number, target in enumerate(targets):
         target["id"] = number
-    infos = _scan(targets, timeout_per_file, paths) if targets else []
-    return _finish(infos + failures)
+    if not cache:
+        scan = _scan(targets, timeout_per_file, paths)
+        return _finish(_in_order(targets, scan.results) + scan.extra + failures)
+    from studio.discovery.cache import open_cache
+
+    store = open_cache(cache, paths)
+    results: dict[int, list[PipelineInfo]] = {}
+    for target in targets:  # every key is taken before any user code runs
+        hit = store.lookup(target, timeout_per_file)
+        if hit is not None:
+            results[target["id"]] = hit
+    scan = _scan([t for t in targets if t["id"] not in results], timeout_per_file, paths)
+    for target in targets:
+        if target["id"] in scan.results:
+            stalled = timeout_per_file if target["id"] in scan.stalled else None
+            store.store(target, scan.results[target["id"]], stalled)
+    results.update(scan.results)
+    store.save(targets, entry_points)
+    return _finish(_in_order(targets, results) + scan.extra + failures)
+
+
+def clear_cache(path: str | os.PathLike[str] | None = None) -> bool:
+    """Forget every stored discovery answer (the default cache file unless ``path``)."""
+    from studio.discovery.cache import clear_cache as clear
+
+    return clear(path)
 
 
 def discover_json(
@@ -160,9 +194,12 @@ def _entry_point_targets(paths: list[str], failures: list[PipelineInfo]) -> list
             if not eps:
                 continue
             name = dist.metadata["Name"] or "unknown"
+            dist_version = dist.version
         except Exception as exc:  # broken metadata must not stop discovery
             failures.append(PipelineInfo.failure(f"package metadata at {dist}: {exc}"))
             continue
+        where = getattr(dist, "_path", None)  # the dist-info folder, for the cache's key
+        dist_path = str(where) if isinstance(where, Path) and where.is_dir() else None
         key = name.lower().replace("_", "-").replace(".", "-")
         if key in names:
             continue  # the first on the path wins, as for imports
@@ -174,6 +211,8 @@ def _entry_point_targets(paths: list[str], failures: list[PipelineInfo]) -> list
                     "name": ep.name,
                     "value": ep.value,
                     "dist": name,
+                    "dist_version": dist_version,
+                    "dist_path": dist_path,
                     "origin": f"package:{name}",
                 }
             )
@@ -198,29 +237,46 @@ def _finish(infos: list[PipelineInfo]) -> list[PipelineInfo]:
     return good + [i for i in unique if i.error is not None]
 
 
-def _scan(targets: list[Target], timeout: float, paths: list[str]) -> list[PipelineInfo]:
+def _in_order(targets: list[Target], results: dict[int, list[PipelineInfo]]) -> list[PipelineInfo]:
+    return [info for t in targets for info in results.get(t["id"], [])]
+
+
+class _Scan(NamedTuple):
+    """Answers by target id (none for a target never scanned), entries about no target, and
+    the ids of targets stopped for making no progress (such an answer depends on the timeout).
+    """
+
+    results: dict[int, list[PipelineInfo]]
+    extra: list[PipelineInfo]
+    stalled: set[int]
+
+
+def _scan(targets: list[Target], timeout: float, paths: list[str]) -> _Scan:
     """Run children until every target has an answer; each death costs only its target."""
-    results: dict[int, list[PipelineInfo]] = {}
-    extra: list[PipelineInfo] = []
+    scan = _Scan({}, [], set())
     remaining = targets
     while remaining:
         run = _run_child(remaining, timeout, paths)
-        results.update(run.done)
+        scan.results.update(run.done)
         if run.failed is not None:
-            results[run.failed[0]] = [run.failed[1]]
+            scan.results[run.failed[0]] = [run.failed[1]]
+            if run.stalled:
+                scan.stalled.add(run.failed[0])
         elif not run.done:  # the child did not even start: say so once, not per target
-            extra.append(_startup_failure(remaining, run.stderr))
+            scan.extra.append(_startup_failure(remaining, run.stderr))
             break
-        remaining = [t for t in remaining if t["id"] not in results]
-    return [info for t in targets for info in results.get(t["id"], [])] + extra
+        remaining = [t for t in remaining if t["id"] not in scan.results]
+    return scan
 
 
 class _Run(NamedTuple):
-    """What one child did: finished targets, the one it died on, its stderr if it failed."""
+    """What one child did: finished targets, the one it died on (and whether it was stopped
+    for a stall rather than dying), its stderr if it failed."""
 
     done: dict[int, list[PipelineInfo]]
     failed: tuple[int, PipelineInfo] | None = None
     stderr: str = ""
+    stalled: bool = False
 
 
 def _run_child(targets: list[Target], timeout: float, paths: list[str]) -> _Run:
@@ -259,9 +315,11 @@ def _run_child(targets: list[Target], timeout: float, paths: list[str]) -> _Run:
                     child.kill()
                     child.wait()
                     problem = f"import stalled: no progress for {timeout:g} s (scanner stopped)"
+                    stalled = True
                     break
                 if raw is None:  # end of stream: the child is gone
                     problem = _death(child.wait())
+                    stalled = False
                     break
                 try:
                     message = json.loads(raw)
@@ -285,7 +343,8 @@ def _run_child(targets: list[Target], timeout: float, paths: list[str]) -> _Run:
                 child.stdout.close()
         if current is None:
             return _Run(done, None, _read(stderr)[-4000:])
-        return _Run(done, (current, _child_failure(by_id[current], problem, stderr)))
+        failure = _child_failure(by_id[current], problem, stderr)
+        return _Run(done, (current, failure), stalled=stalled)
 
 
 def _pump(stream: IO[bytes] | None, lines: Any) -> None:
