@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the studio's settings, presets and caches go here, never into the real home
+os.environ["STUDIO_HOME"] = tempfile.mkdtemp(prefix="studio-test-home-")
 
 REPO = Path(__file__).resolve().parent.parent
 

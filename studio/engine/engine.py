@@ -401,7 +401,9 @@ class Engine:
     """Run one pipeline in a worker process; see the module docstring.
 
     ``on_frame`` and ``on_event`` are called from the engine's reader thread: keep them
-    short, and hop to your own thread (a Qt signal, a queue) for real work.
+    short, and hop to your own thread (a Qt signal, a queue) for real work. With
+    ``lenient``, starting params the model refuses are dropped (and reported in the
+    ``ready`` event's ``dropped``) instead of failing the start: for remembered params.
     """
 
     def __init__(
@@ -414,6 +416,7 @@ class Engine:
         hang_timeout: float = 10.0,
         ready_timeout: float = 300.0,
         pool: WorkerPool | None = None,
+        lenient: bool = False,
         on_frame: Callable[[ProcessedFrame], None] | None = None,
         on_event: Callable[[EngineEvent], None] | None = None,
     ):
@@ -422,6 +425,7 @@ class Engine:
         self.device = device
         self.hang_timeout, self.ready_timeout = hang_timeout, ready_timeout
         self.pool = pool
+        self.lenient = lenient
         self.on_frame, self.on_event = on_frame, on_event
         self.stats = StatsWindow()
         self.events: deque[EngineEvent] = deque(maxlen=1000)
@@ -464,7 +468,7 @@ class Engine:
             ):
                 return
             self._set_state(EngineState.STARTING)
-            worker = _Worker(self, self.spec, self.file, dict(self._wanted), lenient=False)
+            worker = _Worker(self, self.spec, self.file, dict(self._wanted), lenient=self.lenient)
             self._next = worker
             worker.start()
         if wait:
@@ -624,17 +628,17 @@ class Engine:
             if self._wanted and _merge(self._params, self._wanted) != self._params:
                 worker.send((P.PARAMS, next(self._requests), dict(self._wanted)))
         dropped = info.get("dropped") or []
+        note = f"; dropped params the model refuses: {', '.join(dropped)}" if dropped else ""
         if reloaded:
-            note = (
-                f"; dropped params the new model refuses: {', '.join(dropped)}" if dropped else ""
-            )
             self._emit("reloaded", f"pipeline {self.name!r} reloaded{note}", data=info)
             retire = threading.Thread(target=old.stop, args=(3.0,), daemon=True)
             retire.start()
             self._retiring = [t for t in self._retiring if t.is_alive()] + [retire]
         else:
             self._emit(
-                "ready", f"pipeline {self.name!r} running on {info.get('device_label')}", data=info
+                "ready",
+                f"pipeline {self.name!r} running on {info.get('device_label')}{note}",
+                data=info,
             )
 
     def _worker_failed(self, worker: _Worker, error: EngineError) -> None:

@@ -94,7 +94,9 @@ def worker_main(conn: Any) -> None:
     outbox = _Outbox(conn)
     sys.stdout = _LogStream(outbox, "stdout", sys.__stdout__)
     sys.stderr = _LogStream(outbox, "stderr", sys.__stderr__)
-    import torch  # noqa: F401 - paid once here, before the pipeline is asked for
+    import torch
+
+    torch.zeros(64).add_(1).sum()  # start torch's thread pool now, not on the first frame
 
     outbox.send((P.HELLO, os.getpid()))
     try:
