@@ -1,0 +1,1 @@
+"""The Qt layer: widgets over the pure-Python core."""

@@ -1,0 +1,49 @@
+"""``studio``: the desktop app on a qasync event loop (Qt and asyncio in one thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Any
+
+
+def run_app(args: Any) -> int:
+    """Open the studio window with the command line's selection; returns the exit code."""
+    from PySide6.QtWidgets import QApplication
+
+    if (
+        not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+        and sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+    ):
+        print(
+            "studio: no display found (DISPLAY is unset). Run it in a desktop session, "
+            "under xvfb-run, or set QT_QPA_PLATFORM=offscreen.",
+            file=sys.stderr,
+        )
+        return 1
+    import qasync
+
+    from studio.settings import Settings
+    from studio.ui.main_window import StartOptions, StudioWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Livepeer Pipeline Studio")
+    app.setOrganizationName("Livepeer")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    options = StartOptions(
+        folders=list(args.pipelines or []),
+        pipeline=args.pipeline,
+        source=args.input,
+        params=args.params,
+    )
+    window = StudioWindow(options, Settings.load())
+    window.show()
+    closed = asyncio.Event()
+    app.aboutToQuit.connect(closed.set)
+    with loop:
+        loop.run_until_complete(closed.wait())
+    return 0

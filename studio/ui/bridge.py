@@ -1,0 +1,13 @@
+"""From worker threads to the Qt thread: one signal per kind of news, nothing per frame."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+
+class Bridge(QObject):
+    """Emitted from any thread; Qt queues the call onto the receiver's (the window's) thread."""
+
+    event = Signal(object)  # SessionEvent | EngineEvent
+    discovered = Signal(object)  # list[PipelineInfo] (or an Exception)
+    files_changed = Signal(list)  # list[Path]
