@@ -141,8 +141,8 @@ class PipelineRuntime:
         """
         new = self.validate(values)
         async with self._lock:
-            self.params = new
-            await self._call("on_update", **self.params_dict)
+            await self._call("on_update", **new.model_dump(mode="json"))
+            self.params = new  # only once the pipeline took them: a raising on_update keeps the old
         return self.params_dict
 
     async def transform(self, frame: VideoFrame) -> TransformOutput:
