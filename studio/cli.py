@@ -69,6 +69,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_run)
 
+    p = sub.add_parser("bench", help="measure the engine's overhead against a direct loop")
+    p.add_argument("names", nargs="*", metavar="NAME", help="pipelines (default: all)")
+    _add_pipelines_option(p)
+    p.add_argument(
+        "--size",
+        type=_size,
+        action="append",
+        metavar="WxH",
+        help="frame size (repeatable; default 640x360 and 1280x720)",
+    )
+    p.add_argument("--frames", type=int, default=120, help="frames per round (default 120)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda:N")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.set_defaults(func=_cmd_bench)
+
     p = sub.add_parser("prepare", help="run a pipeline's prepare_models (downloads, builds)")
     p.add_argument("name")
     _add_pipelines_option(p)
@@ -315,6 +331,36 @@ def _run_figures(results: list[Any], stats: Any) -> dict[str, Any]:
         "failed": stats.failed,
         "device": stats.device,
     }
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from studio.bench import DEFAULT_SIZES, HEADER, bench
+    from studio.discovery import discover
+
+    if args.frames < 1 or args.rounds < 1:
+        raise CliError("--frames and --rounds must be at least 1")
+    if args.names:
+        infos = [_find(name, args.pipelines) for name in args.names]
+    else:
+        infos = [i for i in discover(args.pipelines, cache=True) if i.ok and not i.conflict]
+        if not infos:
+            raise CliError("no pipelines to benchmark")
+    print(HEADER, flush=True)
+    try:
+        results = bench(
+            infos,
+            args.size or DEFAULT_SIZES,
+            frames=args.frames,
+            rounds=args.rounds,
+            device=args.device,
+            say=lambda t: print(t, flush=True) if not t.endswith("...") else _say(t),
+        )
+    except Exception as exc:
+        raise CliError(f"benchmark failed: {exc}") from None
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
+        _say(f"wrote {args.json}")
+    return 0
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:

@@ -1,0 +1,267 @@
+"""``studio bench``: what the studio adds to a pipeline's own cost, as a ratio.
+
+For each pipeline and size, two loops run on the same frames, side by side in one run
+(these machines are noisy; absolute times drift, ratios hold):
+
+* direct: a tight loop in a child process doing only what any host must do: uint8 frame to
+  the input tensor, the transform, the output back to uint8;
+* engine: the same frames through :class:`~studio.engine.Engine` (worker process, shared
+  memory, stats), fed so that the next frame is always waiting, as a live source would.
+
+Rounds alternate (direct, engine, direct, engine...) and the ratio is taken per round, so
+a slow patch of the machine hits both sides. User code runs only in child processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+DEFAULT_SIZES = [(640, 360), (1280, 720)]
+
+
+@dataclass
+class BenchResult:
+    pipeline: str
+    size: str
+    device: str
+    frames: int
+    direct_fps: float
+    engine_fps: float
+    ratio: float
+    direct_ms_p50: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    pipeline_ms_p50: float
+    drops: int
+    rounds: list[float]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def make_frames(width: int, height: int, count: int = 8) -> list[np.ndarray]:
+    """Distinct test-pattern frames, generated once and reused by both loops."""
+    from studio.sources import TestPattern
+
+    with TestPattern(width, height, realtime=False) as pattern:
+        return [pattern.read().image for _ in range(count)]
+
+
+# -- the direct loop (child side) -------------------------------------------------------------
+
+
+def direct_child() -> None:
+    """``python -m studio.bench``: load a pipeline, then time loops asked for on stdin."""
+    request = json.loads(sys.stdin.readline())
+    asyncio.run(_direct_serve(request))
+
+
+async def _direct_serve(request: dict[str, Any]) -> None:
+    import inspect
+
+    from studio.frames import VideoFrame, output_tensor, to_input_tensor, to_uint8_image
+    from studio.runtime import PipelineRuntime, device_label
+    from studio.spec import PipelineSpec
+
+    runtime = PipelineRuntime(
+        PipelineSpec.from_dict(request["spec"]), request["file"], request["device"]
+    )
+    await runtime.start(request.get("params") or None)
+    transform, params = runtime._transform, runtime.params
+    is_async = inspect.iscoroutinefunction(transform)
+    cuda = runtime.device.type == "cuda"
+    _reply({"device": device_label(runtime.device)})
+    for line in sys.stdin:
+        job = json.loads(line)
+        frames = make_frames(job["width"], job["height"])
+        times: list[float] = []
+        began = time.perf_counter()
+        for i in range(job["frames"]):
+            t0 = time.perf_counter()
+            frame = VideoFrame(to_input_tensor(frames[i % len(frames)], runtime.device), i * 3000)
+            result = transform(frame, params)
+            if is_async:
+                result = await result
+            to_uint8_image(output_tensor(result, runtime.name))
+            if cuda:
+                import torch
+
+                torch.cuda.synchronize()
+            times.append((time.perf_counter() - t0) * 1000)
+        _reply({"elapsed": time.perf_counter() - began, "times": times})
+    await runtime.stop()
+
+
+def _reply(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+class _Direct:
+    """The parent's handle on a direct-loop child."""
+
+    def __init__(self, info: Any, device: str, params: dict[str, Any]):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "studio.bench"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        request = {
+            "spec": info.spec.to_dict(),
+            "file": info.file,
+            "device": device,
+            "params": params,
+        }
+        self.device = self._ask(request)["device"]
+
+    def run(self, width: int, height: int, frames: int) -> dict[str, Any]:
+        return self._ask({"width": width, "height": height, "frames": frames})
+
+    def _ask(self, data: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps(data) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the direct benchmark process failed (see its error above)")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+# -- the engine loop --------------------------------------------------------------------------
+
+
+def engine_run(engine: Any, frames: list[np.ndarray], count: int) -> dict[str, Any]:
+    """Feed ``count`` frames so one is always waiting; time them all."""
+    done = threading.Event()
+    results: list[Any] = []
+    sent = 0
+    lock = threading.Lock()
+
+    def feed() -> None:
+        nonlocal sent
+        with lock:
+            if sent < count:
+                image = frames[sent % len(frames)]
+                sent += 1
+                engine.submit(image, pts=sent * 3000)
+
+    def on_frame(out: Any) -> None:
+        results.append(out)
+        if len(results) >= count:
+            done.set()
+        else:
+            feed()
+
+    engine.on_frame = on_frame
+    before = engine.snapshot()
+    began = time.perf_counter()
+    feed()
+    feed()
+    if not done.wait(600):
+        raise RuntimeError("the engine stopped answering during the benchmark")
+    elapsed = time.perf_counter() - began
+    engine.on_frame = None
+    while not engine.idle():
+        time.sleep(0.01)
+    after = engine.snapshot()
+    return {
+        "elapsed": elapsed,
+        "frames": len(results),
+        "latency": [r.latency_ms for r in results],
+        "pipeline": [r.pipeline_ms for r in results],
+        "drops": after.drops - before.drops,
+        "failed": after.failed - before.failed,
+    }
+
+
+def bench(
+    infos: list[Any],
+    sizes: list[tuple[int, int]],
+    frames: int = 120,
+    rounds: int = 2,
+    device: str = "auto",
+    params: dict[str, Any] | None = None,
+    say: Any = print,
+) -> list[BenchResult]:
+    """Benchmark each pipeline at each size; see the module docstring."""
+    from studio.engine import Engine
+    from studio.engine.stats import percentile
+
+    results = []
+    for info in infos:
+        say(f"{info.name}: starting the direct loop and the engine ...")
+        direct = _Direct(info, device, params or {})
+        engine = Engine(info.spec, info.file, params=params, device=device, hang_timeout=60)
+        engine.start()
+        try:
+            for width, height in sizes:
+                frame_set = make_frames(width, height)
+                warm = max(10, frames // 10)
+                direct.run(width, height, warm)
+                engine_run(engine, frame_set, warm)
+                ratios, d_fps, e_fps, d_times, lat, pipe, drops = [], [], [], [], [], [], 0
+                for _ in range(rounds):
+                    d = direct.run(width, height, frames)
+                    e = engine_run(engine, frame_set, frames)
+                    d_fps.append(frames / d["elapsed"])
+                    e_fps.append(e["frames"] / e["elapsed"])
+                    ratios.append(e_fps[-1] / d_fps[-1])
+                    d_times += d["times"]
+                    lat += e["latency"]
+                    pipe += e["pipeline"]
+                    drops += e["drops"]
+                result = BenchResult(
+                    pipeline=info.name,
+                    size=f"{width}x{height}",
+                    device=direct.device,
+                    frames=frames * rounds,
+                    direct_fps=round(statistics.median(d_fps), 2),
+                    engine_fps=round(statistics.median(e_fps), 2),
+                    ratio=round(statistics.median(ratios), 3),
+                    direct_ms_p50=round(percentile(d_times, 50), 2),
+                    latency_p50_ms=round(percentile(lat, 50), 2),
+                    latency_p95_ms=round(percentile(lat, 95), 2),
+                    pipeline_ms_p50=round(percentile(pipe, 50), 2),
+                    drops=drops,
+                    rounds=[round(r, 3) for r in ratios],
+                )
+                say(format_row(result))
+                results.append(result)
+        finally:
+            engine.stop()
+            direct.close()
+    return results
+
+
+HEADER = (
+    f"{'pipeline':<14} {'size':>9} {'device':>6} {'direct fps':>10} {'engine fps':>10} "
+    f"{'ratio':>6} {'lat p50':>8} {'lat p95':>8} {'drops':>5}"
+)
+
+
+def format_row(r: BenchResult) -> str:
+    return (
+        f"{r.pipeline:<14} {r.size:>9} {r.device[:6]:>6} {r.direct_fps:>10.1f} "
+        f"{r.engine_fps:>10.1f} {r.ratio:>6.3f} {r.latency_p50_ms:>7.1f}m "
+        f"{r.latency_p95_ms:>7.1f}m {r.drops:>5}"
+    )
+
+
+if __name__ == "__main__":
+    direct_child()
