@@ -165,7 +165,10 @@ async def _serve(
 
 
 class _Inbox:
-    """Receives in a thread; keeps params updates in order and at most one frame."""
+    """Reads the pipe on the event loop itself (no extra thread, one wake-up a message).
+
+    Params updates are kept in order; of frames only the newest is kept.
+    """
 
     def __init__(self, conn: Any, loop: asyncio.AbstractEventLoop):
         self._conn, self._loop = conn, loop
@@ -175,17 +178,18 @@ class _Inbox:
         self.wake = asyncio.Event()
 
     def start(self) -> None:
-        threading.Thread(target=self._run, name="worker-inbox", daemon=True).start()
+        self._loop.add_reader(self._conn.fileno(), self._read)
 
-    def _run(self) -> None:
-        while True:
-            try:
-                msg = self._conn.recv()
-            except (EOFError, OSError):
-                msg = (P.STOP,)
-            self._loop.call_soon_threadsafe(self._put, msg)
-            if msg[0] == P.STOP:
-                return
+    def _read(self) -> None:
+        try:
+            while True:
+                self._put(self._conn.recv())
+                if self.stop or not self._conn.poll(0):
+                    break
+        except (EOFError, OSError):
+            self._put((P.STOP,))
+        if self.stop:
+            self._loop.remove_reader(self._conn.fileno())
 
     def _put(self, msg: tuple) -> None:
         tag = msg[0]
