@@ -1,0 +1,1 @@
+"""Going live: streaming to a Livepeer box and playing back what it sends."""
