@@ -67,6 +67,13 @@ class LiveSettings(BaseModel):
     api_port: int = Field(5936, ge=1, le=65535)  # the gateway's HTTP API (live updates, status)
     stream_id: str = ""
     stream_key: SecretStr = SecretStr("")
+    send: Literal["input", "output"] = "input"
+    ingest_template: str = ""  # empty: the box's own URL layout
+    playback_template: str = ""
+    width: int = Field(1280, ge=16, le=7680)
+    height: int = Field(720, ge=16, le=4320)
+    fps: float = Field(30.0, gt=0, le=240)
+    bitrate: int = Field(1_000_000, ge=10_000)
 
     @field_serializer("stream_key", when_used="json")
     def _reveal_key(self, value: SecretStr) -> str:

@@ -138,7 +138,16 @@ class LiveConfig:
             "host": settings.host,
             "rtmp_port": settings.rtmp_port,
             "api_port": settings.api_port,
+            "send": settings.send,
+            "width": settings.width,
+            "height": settings.height,
+            "fps": settings.fps,
+            "bitrate": settings.bitrate,
         }
+        if settings.ingest_template:
+            fields["ingest_template"] = settings.ingest_template
+        if settings.playback_template:
+            fields["playback_template"] = settings.playback_template
         if settings.stream_id:
             fields["stream_id"] = settings.stream_id
         key = settings.stream_key.get_secret_value()
@@ -154,6 +163,13 @@ class LiveConfig:
             api_port=self.api_port,
             stream_id=self.stream_id,
             stream_key=SecretStr(self.stream_key),
+            send=self.send,
+            ingest_template=self.ingest_template,
+            playback_template=self.playback_template,
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
+            bitrate=self.bitrate,
         )
 
 
