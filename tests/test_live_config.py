@@ -215,7 +215,10 @@ def test_settings_round_trip() -> None:
     assert (cfg.host, cfg.rtmp_port, cfg.api_port) == ("box.lan", 1936, 5937)
     assert (cfg.stream_id, cfg.stream_key, cfg.model, cfg.send) == ("sid", "kk", "blur", "output")
     back = cfg.to_settings()
-    assert back == settings
+    assert back == settings.model_copy(update={"send": "output"})
+    assert back.ingest_template == ""  # the box's default layout is not frozen into the file
+    custom = replace(cfg, ingest_template="rtmp://{host}:{port}/live/{key}")
+    assert LiveConfig.from_settings(custom.to_settings()).ingest_template == custom.ingest_template
     assert isinstance(back.stream_key, SecretStr)
     assert "kk" not in repr(back)
 

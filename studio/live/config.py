@@ -164,8 +164,15 @@ class LiveConfig:
             stream_id=self.stream_id,
             stream_key=SecretStr(self.stream_key),
             send=self.send,
-            ingest_template=self.ingest_template,
-            playback_template=self.playback_template,
+            # the box's own layout is kept as "" so a newer default applies by itself
+            ingest_template=""
+            if self.ingest_template == DEFAULT_INGEST_TEMPLATE
+            else self.ingest_template,
+            playback_template=(
+                ""
+                if self.playback_template == DEFAULT_PLAYBACK_TEMPLATE
+                else self.playback_template
+            ),
             width=self.width,
             height=self.height,
             fps=self.fps,
