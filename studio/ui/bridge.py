@@ -11,3 +11,4 @@ class Bridge(QObject):
     event = Signal(object)  # SessionEvent | EngineEvent
     discovered = Signal(object)  # list[PipelineInfo] (or an Exception)
     files_changed = Signal(list)  # list[Path]
+    live_event = Signal(object)  # LiveEvent

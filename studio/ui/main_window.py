@@ -33,12 +33,14 @@ from PySide6.QtWidgets import (
 
 from studio.discovery.info import PipelineInfo
 from studio.engine import EngineEvent
+from studio.live.config import LiveConfig
 from studio.presets import PresetStore
 from studio.session import DEFAULT_SOURCE, PreviewSession, SessionEvent
 from studio.settings import Settings
 from studio.sources import SourceError
 from studio.ui.bridge import Bridge
 from studio.ui.form import ParamsForm
+from studio.ui.live_panel import LivePanel
 from studio.ui.log_panel import LogPanel
 from studio.ui.pipelines_panel import PipelinesPanel
 from studio.ui.presets_bar import PresetsBar
@@ -91,6 +93,8 @@ class StudioWindow(QMainWindow):
         self.bridge.event.connect(self._on_event)
         self.bridge.discovered.connect(self._on_discovered)
         self.bridge.files_changed.connect(self._on_files_changed)
+        self.bridge.live_event.connect(self._on_live_event)
+        self.live: Any = None
         self._discover = discover or default_discover
         self._pool = pool if pool is not None else default_pool()
         self._pool.fill()  # a worker starts warming up while the window opens
@@ -138,8 +142,12 @@ class StudioWindow(QMainWindow):
         self.output_view.double_clicked.connect(lambda: self._toggle_fullscreen(self.output_view))
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
+        self.box_view = FrameView("Box")
+        self.box_view.double_clicked.connect(lambda: self._toggle_fullscreen(self.box_view))
+        self.box_view.hide()
         self.splitter.addWidget(self.input_view)
         self.splitter.addWidget(self.output_view)
+        self.splitter.addWidget(self.box_view)
         self.setCentralWidget(self.splitter)
         self._fullscreen_view: FrameView | None = None
 
@@ -169,7 +177,15 @@ class StudioWindow(QMainWindow):
         params_layout.addWidget(self.form, 1)
         layout.addWidget(source_box)
         layout.addWidget(params_box, 1)
-        self._dock("Controls", controls, Qt.DockWidgetArea.RightDockWidgetArea)
+        controls_dock = self._dock("Controls", controls, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.live_panel = LivePanel(LiveConfig.from_settings(self.settings.live))
+        self.live_panel.go_live.connect(self.go_live)
+        self.live_panel.stop_live.connect(self.stop_live)
+        live_dock = self._dock("Go live", self.live_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(controls_dock, live_dock)
+        controls_dock.raise_()
+        self.live_dock = live_dock
 
         self.log = LogPanel()
         self._dock("Log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -229,6 +245,15 @@ class StudioWindow(QMainWindow):
         bar.addSeparator()
         bar.addAction(self.snapshot_action)
         bar.addAction(self.record_action)
+        bar.addSeparator()
+        self.live_action = QAction(
+            "📡 Go live",
+            self,
+            checkable=True,
+            toolTip="Stream to a Livepeer box and show what comes back",
+        )
+        self.live_action.toggled.connect(self._on_live_action)
+        bar.addAction(self.live_action)
         bar.addSeparator()
         bar.addWidget(QLabel(" Device "))
         self.device = QComboBox()
@@ -333,6 +358,7 @@ class StudioWindow(QMainWindow):
         self.output_view.set_frame(None)
         self.output_view.set_overlay(stats="", message=f"Starting {info.name}…")
         self.session.set_pipeline(info, params)
+        self.live_panel.set_pipeline(info.name)
         self.log.add("info", f"starting {info.name} ({info.file})")
         self._watch()
 
@@ -403,10 +429,12 @@ class StudioWindow(QMainWindow):
 
     def _on_params_edited(self, values: dict[str, Any]) -> None:
         self.session.update_params(values)
+        if self.live is not None and self.live.config.send == "input":
+            self.live.update_params(values)
 
     def _on_preset(self, values: dict[str, Any]) -> None:
         self.form.set_values(values)
-        self.session.update_params(self.form.values())
+        self._on_params_edited(self.form.values())
 
     # -- events -------------------------------------------------------------------------
 
@@ -493,8 +521,25 @@ class StudioWindow(QMainWindow):
         if out is not None and out.seq != self._last_output_key:
             self._last_output_key = out.seq
             self.output_view.set_frame(out.image, (self.session.engine, out.seq))
+        box = self.live.latest_box if self.live is not None else None
+        if box is not None:
+            self.box_view.set_frame(box.image, (id(self.live), box.t_received))
 
     def _refresh_stats(self) -> None:
+        if self.live is not None:
+            f = self.live.figures()
+            delay = f.get("delay_ms")
+            self.box_view.set_overlay(
+                stats=f"{f.get('box_fps', 0):.1f} fps"
+                + (f"  round trip {delay:.0f} ms" if delay else "")
+            )
+            self.live_panel.show_figures(
+                f"sent {f.get('sent_fps', 0):.1f} fps · encoder {f.get('encode_cpu_ms', 0):.1f} "
+                f"ms/frame cpu · drops {f.get('drops', 0)} · reconnects {f.get('reconnects', 0)}"
+                f"\nbox {f.get('box_fps', 0):.1f} fps"
+                + (f" · round trip {delay:.0f} ms" if delay else "")
+                + self._box_status_text()
+            )
         frame = self.session.latest_input
         size = f"{frame.width}×{frame.height}  " if frame is not None else ""
         self.input_view.set_overlay(
@@ -587,9 +632,8 @@ class StudioWindow(QMainWindow):
             for toolbar in self.findChildren(QToolBar):
                 toolbar.hide()
             self.statusBar().hide()
-            other = self.output_view if view is self.input_view else self.input_view
-            other.hide()
-            view.show()
+            for pane in (self.input_view, self.output_view, self.box_view):
+                pane.setVisible(pane is view)
             self.showFullScreen()
         else:
             self._fullscreen_view = None
@@ -599,6 +643,7 @@ class StudioWindow(QMainWindow):
                 toolbar.show()
             self.restoreState(self._saved_state)
             self.output_view.show()
+            self.box_view.setVisible(self.live is not None)
             self._on_layout(self.layout_action.isChecked())
 
     def keyPressEvent(self, event) -> None:
@@ -606,6 +651,85 @@ class StudioWindow(QMainWindow):
             self._toggle_fullscreen(self._fullscreen_view)
             return
         super().keyPressEvent(event)
+
+    # -- going live ---------------------------------------------------------------------
+
+    def _on_live_action(self, on: bool) -> None:
+        if on and self.live is None:
+            self.live_dock.raise_()
+            self.live_panel.button.click()
+            if self.live is None:  # the config was refused: the panel says why
+                self._set_live_action(False)
+        elif not on and self.live is not None:
+            self.stop_live()
+
+    def _set_live_action(self, on: bool) -> None:
+        self.live_action.blockSignals(True)
+        self.live_action.setChecked(on)
+        self.live_action.blockSignals(False)
+
+    def go_live(self, config: LiveConfig) -> None:
+        """Stream to the box ``config`` names; the local preview goes on untouched."""
+        from studio.live.session import LiveSession
+
+        if self.live is not None:
+            return
+        self.settings.live = config.to_settings()
+        self.live = LiveSession(
+            config, self.session, params=self.form.values, on_event=self.bridge.live_event.emit
+        )
+        self.box_view.set_frame(None)
+        self.box_view.set_overlay(stats="", message="Waiting for the box…")
+        self.box_view.show()
+        self._set_live_action(True)
+        self.log.add(
+            "info",
+            f"going live: {config.host}:{config.rtmp_port}, model "
+            f"{config.effective_model()}, stream id {config.stream_id}",
+        )
+        try:
+            self.live.start()
+        except Exception as exc:
+            self._error(f"cannot go live: {self.live.redact(str(exc))}")
+            self.live.stop()
+            self.live = None
+            self._set_live_action(False)
+
+    def stop_live(self) -> None:
+        live, self.live = self.live, None
+        if live is not None:
+            threading.Thread(target=live.stop, name="live-stop", daemon=True).start()
+        self.live_panel.show_state("stopped", "")
+        self.box_view.set_overlay(message="Not live")
+        self._set_live_action(False)
+
+    def _on_live_event(self, event: Any) -> None:
+        if event.kind == "state":
+            state, reason = event.data.get("state", ""), event.data.get("reason", "")
+            self.live_panel.show_state(state, reason)
+            self.log.add("error" if state == "failed" else "info", f"live: {event.message}")
+            if state == "live" and not reason:
+                self.box_view.set_overlay(message="")
+            elif reason:
+                self.box_view.set_overlay(message=reason, error=state == "failed")
+            if state == "failed":
+                self.live = None
+                self._set_live_action(False)
+                self.statusBar().showMessage(f"live: {reason}", 10000)
+        elif event.kind == "params" and not event.data.get("ok"):
+            self._error(f"live params: {event.message}")
+        elif event.kind == "status" and event.data.get("error"):
+            self.statusBar().showMessage(f"box: {event.message}", 5000)
+
+    def _box_status_text(self) -> str:
+        live = self.live
+        if live is None:
+            return ""
+        if live.status_error:
+            return f"\nbox status: {live.status_error}"
+        status = live.box_status or {}
+        state = status.get("state") or status.get("gateway_status", {}).get("state", "")
+        return f"\nbox status: {state}" if state else ""
 
     # -- closing ------------------------------------------------------------------------
 
@@ -629,6 +753,9 @@ class StudioWindow(QMainWindow):
             self.frame_timer.stop()
             self.stats_timer.stop()
             self.watcher.stop()
+            if self.live is not None:
+                self.live.stop()
+                self.live = None
             self.statusBar().showMessage("Stopping the pipeline…")
             self.session.close(timeout=2.0)
         super().closeEvent(event)
