@@ -89,6 +89,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     _add_pipelines_option(p)
     p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("serve", help="serve a pipeline to a go-livepeer box as its live runner")
+    p.add_argument("name", help="the pipeline's name (the model_id the orchestrator asks for)")
+    _add_pipelines_option(p)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 for an orchestrator in Docker)",
+    )
+    p.add_argument("--port", type=int, default=8900, help="port (default 8900, as ai-runner)")
+    p.add_argument("--params", type=_params_json, default={}, help="params as a JSON object")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:N")
+    p.set_defaults(func=_cmd_serve)
     return parser
 
 
@@ -387,6 +400,43 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     if status != 0:
         raise CliError(f"prepare_models of {info.name!r} failed (exit {status}); see above")
     _say(f"{info.name} prepared in {time.monotonic() - began:.1f} s")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from studio.serve import LiveRunner, RunnerError, RunnerServer
+
+    info = _find(args.name, args.pipelines)
+
+    def show(event: Any) -> None:
+        _say(f"[{event.kind}] {event.message}")
+
+    async def serve() -> None:
+        runner = LiveRunner(info, params=args.params, device=args.device, on_event=show)
+        server = RunnerServer(runner, host=args.host, port=args.port)
+        try:
+            await server.start()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise CliError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
+        try:
+            _say(f"starting {info.name} ({info.file}) ...")
+            try:
+                await runner.start()
+            except RunnerError as exc:
+                raise CliError(str(exc)) from None
+            _say(f"serving {info.name} on {server.url} (model_id {info.name!r}); Ctrl+C stops")
+            await asyncio.Event().wait()
+        finally:
+            await server.stop()
+            await runner.stop()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        _say("stopped")
     return 0
 
 
