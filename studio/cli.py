@@ -69,6 +69,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_run)
 
+    p = sub.add_parser("stream", help="stream to a go-livepeer box and play back its output")
+    p.add_argument("name", help="the pipeline (the model id the box is asked for, by default)")
+    _add_pipelines_option(p)
+    p.add_argument("--box", required=True, metavar="HOST", help="the box's host, e.g. localhost")
+    p.add_argument("--rtmp-port", type=int, default=1935, metavar="P")
+    p.add_argument("--api-port", type=int, default=5936, metavar="P", help="gateway HTTP API")
+    p.add_argument("--stream-key", metavar="K", help="default: a generated one")
+    p.add_argument("--stream-id", metavar="ID", help="default: a generated one")
+    p.add_argument("--model", metavar="ID", help="model id to ask for (default: NAME)")
+    p.add_argument(
+        "--send",
+        choices=["input", "output"],
+        default="input",
+        help="input: the box runs the pipeline; output: send the local output (noop)",
+    )
+    p.add_argument("--ingest-url", metavar="T", help="ingest URL template")
+    p.add_argument("--playback-url", metavar="T", help="playback URL template")
+    p.add_argument("--input", default="testsrc", help="testsrc | FILE | webcam:N")
+    p.add_argument("--size", type=_size, help="sent size WxH (default 1280x720)")
+    p.add_argument("--params", type=_params_json, default={}, help="params as a JSON object")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument(
+        "--give-up-after",
+        type=float,
+        default=20.0,
+        metavar="S",
+        help="report when nothing comes back for S seconds (default 20)",
+    )
+    p.add_argument("--record-box", metavar="FILE", help="save what comes back to an MP4")
+    p.set_defaults(func=_cmd_stream)
+
     p = sub.add_parser("bench", help="measure the engine's overhead against a direct loop")
     p.add_argument("names", nargs="*", metavar="NAME", help="pipelines (default: all)")
     _add_pipelines_option(p)
@@ -344,6 +375,12 @@ def _run_figures(results: list[Any], stats: Any) -> dict[str, Any]:
         "failed": stats.failed,
         "device": stats.device,
     }
+
+
+def _cmd_stream(args: argparse.Namespace) -> int:
+    from studio.live.headless import run_stream
+
+    return run_stream(args, _find)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

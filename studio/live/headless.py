@@ -96,7 +96,7 @@ def run_stream(args: Any, find: Any) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
     finally:
-        failed_reason = live.reason if live.state == "failed" else ""
+        failed_reason = live.failure
         figures = live.figures()
         live.stop()
         preview.close()

@@ -54,6 +54,7 @@ class LiveSession:
         self.state = "stopped"
         self.reason = ""
         self.went_live = False
+        self.failure = ""  # the reason of the first failure, kept after stopping
         self.box_status: dict[str, Any] | None = None
         self.status_error: str | None = None
         self.params_error: str | None = None
@@ -174,6 +175,7 @@ class LiveSession:
         sender, sender_msg = self._publisher_state
         player, player_msg = self._player_state
         if sender == "failed":
+            self.failure = self.failure or self.redact(sender_msg)
             self._set("failed", sender_msg)
             threading.Thread(target=self.stop, name="live-stop", daemon=True).start()
         elif sender in ("connecting", "reconnecting"):
