@@ -94,6 +94,17 @@ class PreviewSession:
         )
         return source.description
 
+    def pause(self) -> None:
+        """Stop reading the source (the engine stays): while the window shows other frames."""
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.stop()
+
+    def resume(self) -> None:
+        """Open the last source again after :meth:`pause`."""
+        if self._pump is None and self.source_spec is not None and not self._closed:
+            self.set_source(self.source_spec)
+
     @property
     def source_fps(self) -> float:
         pump = self._pump

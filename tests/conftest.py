@@ -38,3 +38,31 @@ def pool():
     workers.fill()
     yield workers
     workers.close()
+
+
+@pytest.fixture
+def make_window(qtbot, pool, tmp_path):
+    """Open studio windows with settings and presets in ``tmp_path``; closed at the end."""
+    from studio.presets import PresetStore
+    from studio.settings import Settings
+    from studio.ui.main_window import StartOptions, StudioWindow
+
+    windows = []
+
+    def make(options=None, settings_path=None):
+        settings = Settings.load(settings_path or tmp_path / "settings.json")
+        window = StudioWindow(
+            options or StartOptions(),
+            settings,
+            pool=pool,
+            presets=PresetStore(tmp_path / "presets"),
+        )
+        qtbot.addWidget(window)
+        window.resize(1200, 700)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()

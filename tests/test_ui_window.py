@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
+from ui_helpers import WAIT, wait_running
 
-from studio.presets import PresetStore
 from studio.settings import Settings
-from studio.ui.main_window import StartOptions, StudioWindow
-
-WAIT = 90_000  # ms: a cold worker imports torch; this machine is small
+from studio.ui.main_window import StartOptions
 
 
 def pane_pixels(view) -> np.ndarray:
@@ -26,40 +24,6 @@ def pane_pixels(view) -> np.ndarray:
     rect = fit(frame.shape[1], frame.shape[0], view.size())
     # a copy: the numpy view dies with the QImage
     return pixels[rect.y() + rect.height() // 4 : rect.bottom(), rect.x() : rect.right()].copy()
-
-
-@pytest.fixture
-def make_window(qtbot, pool, tmp_path):
-    windows = []
-
-    def make(options: StartOptions | None = None, settings_path=None) -> StudioWindow:
-        settings = Settings.load(settings_path or tmp_path / "settings.json")
-        window = StudioWindow(
-            options or StartOptions(),
-            settings,
-            pool=pool,
-            presets=PresetStore(tmp_path / "presets"),
-        )
-        qtbot.addWidget(window)
-        window.resize(1200, 700)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-
-
-def wait_running(qtbot, window, name: str | None = None) -> None:
-    qtbot.waitUntil(
-        lambda: (
-            window.state == "running"
-            and (name is None or (window.session.pipeline and window.session.pipeline.name == name))
-        ),
-        timeout=WAIT,
-    )
-    qtbot.waitUntil(lambda: window.session.latest_output is not None, timeout=WAIT)
 
 
 def test_default_window_shows_the_test_pattern_and_its_green_shifted_output(qtbot, make_window):

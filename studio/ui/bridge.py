@@ -12,3 +12,4 @@ class Bridge(QObject):
     discovered = Signal(object)  # list[PipelineInfo] (or an Exception)
     files_changed = Signal(list)  # list[Path]
     live_event = Signal(object)  # LiveEvent
+    serve_event = Signal(object)  # RunnerEvent, or ("started"|"failed"|"stopped", message)

@@ -42,6 +42,7 @@ class LivePanel(QWidget):
 
     go_live = Signal(object)  # LiveConfig
     stop_live = Signal()
+    serve_toggled = Signal(bool, str, int)  # on, host, port
 
     def __init__(self, config: LiveConfig, parent: QWidget | None = None):
         super().__init__(parent)
@@ -130,6 +131,28 @@ class LivePanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.reason)
         layout.addWidget(self.figures)
+
+        serve = QGroupBox("Serve to box: be the box's runner for this pipeline")
+        self.serve_host = QLineEdit("127.0.0.1")
+        self.serve_host.setToolTip("0.0.0.0 when the box runs in Docker and must reach the studio")
+        self.serve_port = QSpinBox(minimum=1, maximum=65535, value=8900)
+        self.serve_button = QPushButton("Serve to box", checkable=True)
+        self.serve_button.setToolTip(
+            "Expose the runner API (POST /live-video-to-video) so the box's orchestrator sends "
+            "its stream through the pipeline open here, reloaded on every save"
+        )
+        self.serve_button.toggled.connect(
+            lambda on: self.serve_toggled.emit(
+                on, self.serve_host.text().strip(), self.serve_port.value()
+            )
+        )
+        self.serve_state = QLabel(wordWrap=True)
+        serve_form = QFormLayout(serve)
+        serve_form.addRow("Listen on", self.serve_host)
+        serve_form.addRow("Port", self.serve_port)
+        serve_form.addRow(self.serve_button)
+        serve_form.addRow(self.serve_state)
+        layout.addWidget(serve)
         layout.addStretch(1)
         self._base = config
         self.live = False
@@ -180,6 +203,14 @@ class LivePanel(QWidget):
             self.advanced,
         ):
             widget.setEnabled(not self.live)
+
+    def show_serving(self, on: bool, text: str) -> None:
+        self.serve_button.blockSignals(True)
+        self.serve_button.setChecked(on)
+        self.serve_button.blockSignals(False)
+        self.serve_host.setEnabled(not on)
+        self.serve_port.setEnabled(not on)
+        self.serve_state.setText(text)
 
     def show_figures(self, text: str) -> None:
         self.figures.setText(text)

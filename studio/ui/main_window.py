@@ -94,7 +94,10 @@ class StudioWindow(QMainWindow):
         self.bridge.discovered.connect(self._on_discovered)
         self.bridge.files_changed.connect(self._on_files_changed)
         self.bridge.live_event.connect(self._on_live_event)
+        self.bridge.serve_event.connect(self._on_serve_event)
         self.live: Any = None
+        self.serving: Any = None
+        self._served_params: dict[str, Any] | None = None
         self._discover = discover or default_discover
         self._pool = pool if pool is not None else default_pool()
         self._pool.fill()  # a worker starts warming up while the window opens
@@ -182,6 +185,7 @@ class StudioWindow(QMainWindow):
         self.live_panel = LivePanel(LiveConfig.from_settings(self.settings.live))
         self.live_panel.go_live.connect(self.go_live)
         self.live_panel.stop_live.connect(self.stop_live)
+        self.live_panel.serve_toggled.connect(self._on_serve_toggled)
         live_dock = self._dock("Go live", self.live_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(controls_dock, live_dock)
         controls_dock.raise_()
@@ -390,6 +394,8 @@ class StudioWindow(QMainWindow):
         if running and self.hot_reload_action.isChecked() and self.session.engine is not None:
             self.log.add("info", f"{Path(current.file).name} saved: reloading {current.name}")
             self.session.reload()
+            if self.serving is not None:
+                self.serving.reload()
         self.rescan()
 
     def _on_folders_changed(self, folders: list[str]) -> None:
@@ -431,6 +437,9 @@ class StudioWindow(QMainWindow):
         self.session.update_params(values)
         if self.live is not None and self.live.config.send == "input":
             self.live.update_params(values)
+        if self.serving is not None:
+            self._served_params = dict(values)
+            self.serving.update_params(values)
 
     def _on_preset(self, values: dict[str, Any]) -> None:
         self.form.set_values(values)
@@ -513,6 +522,14 @@ class StudioWindow(QMainWindow):
     # -- frames and figures ---------------------------------------------------------------
 
     def _refresh_frames(self) -> None:
+        if self.serving is not None:
+            engine = self.serving.runner.engine
+            served = engine.latest if engine is not None else None
+            if served is not None and served.seq != self._last_output_key:
+                self._last_output_key = served.seq
+                self.input_view.set_frame(served.input, ("served-in", served.seq))
+                self.output_view.set_frame(served.image, ("served-out", served.seq))
+            return
         frame = self.session.latest_input
         if frame is not None and frame.index != self._last_input_key:
             self._last_input_key = frame.index
@@ -526,6 +543,9 @@ class StudioWindow(QMainWindow):
             self.box_view.set_frame(box.image, (id(self.live), box.t_received))
 
     def _refresh_stats(self) -> None:
+        if self.serving is not None:
+            self._refresh_serving()
+            return
         if self.live is not None:
             f = self.live.figures()
             delay = f.get("delay_ms")
@@ -652,6 +672,105 @@ class StudioWindow(QMainWindow):
             return
         super().keyPressEvent(event)
 
+    # -- serving the box -------------------------------------------------------------------
+
+    def _on_serve_toggled(self, on: bool, host: str, port: int) -> None:
+        if on:
+            self.start_serving(host, port)
+        else:
+            self.stop_serving()
+
+    def start_serving(self, host: str, port: int) -> None:
+        """Be the box's runner for the current pipeline; the window shows the served stream."""
+        from studio.serve.background import ServeInBackground
+
+        info = self.session.pipeline
+        if info is None or self.serving is not None:
+            self.live_panel.show_serving(False, "pick a pipeline first")
+            return
+        serving = ServeInBackground(
+            info,
+            host=host,
+            port=port,
+            params=self.form.values(),
+            device=self.settings.device,
+            on_event=self.bridge.serve_event.emit,
+        )
+        self.live_panel.show_serving(True, f"starting {info.name} for the box…")
+
+        def start() -> None:
+            try:
+                serving.start()
+            except BaseException as exc:  # reported, never raised into Qt
+                self.bridge.serve_event.emit(("failed", f"cannot serve: {exc}", serving))
+                return
+            self.bridge.serve_event.emit(("started", serving.url, serving))
+
+        threading.Thread(target=start, name="serve-start", daemon=True).start()
+        self._pending_serving = serving
+
+    def stop_serving(self) -> None:
+        serving, self.serving = self.serving, None
+        self._pending_serving = None
+        if serving is not None:
+            threading.Thread(target=serving.stop, name="serve-stop", daemon=True).start()
+            self.log.add("info", "stopped serving the box")
+        self.live_panel.show_serving(False, "")
+        self._last_output_key = None
+        self.session.resume()
+
+    def _on_serve_event(self, event: Any) -> None:
+        if isinstance(event, tuple):
+            kind, message, serving = event
+            if serving is not getattr(self, "_pending_serving", None):
+                if kind == "started":
+                    threading.Thread(target=serving.stop, daemon=True).start()
+                return
+            if kind == "started":
+                self.serving = serving
+                self.session.pause()  # one pipeline process at a time on the CPU
+                runner = serving.runner
+                text = (
+                    f"serving {runner.name} at {message}: point the box's models file "
+                    f"at it (model_id {runner.name!r})"
+                )
+                self.live_panel.show_serving(True, text)
+                self.log.add("info", text)
+                self.input_view.set_overlay(message="Waiting for the box's stream…")
+            else:
+                self._pending_serving = None
+                self.live_panel.show_serving(False, message)
+                self._error(message)
+            return
+        level = "error" if event.kind in ("error", "refused") else "info"
+        self.log.add(level, f"serve: {event.message}")
+        if event.kind in ("request", "ended"):
+            self.input_view.set_overlay(
+                message=""
+                if event.kind == "request"
+                else "The box's stream ended. Waiting for the next one…"
+            )
+
+    def _refresh_serving(self) -> None:
+        serving = self.serving
+        status = serving.runner.status()
+        since = time.strftime("%H:%M:%S", time.localtime(status.since)) if status.since else "—"
+        line = (
+            f"serving {status.pipeline} · stream {status.stream_id or '—'} · since {since} "
+            f"· in {status.fps_in:.1f} fps · out {status.fps_out:.1f} fps · {status.state}"
+        )
+        self.stats_label.setText(line)
+        self.output_view.set_overlay(stats=f"to the box  {status.fps_out:.1f} fps")
+        self.input_view.set_overlay(stats=f"from the box  {status.fps_in:.1f} fps")
+        if status.last_error:
+            self.live_panel.show_serving(True, f"last error: {status.last_error}")
+        params = serving.current_params()
+        if params and params != self._served_params and self.form.idle:
+            self._served_params = dict(params)
+            if params != self.form.values():
+                self.form.set_values(params)  # a control message from the box
+                self.log.add("info", "params changed by the box's control channel")
+
     # -- going live ---------------------------------------------------------------------
 
     def _on_live_action(self, on: bool) -> None:
@@ -756,6 +875,9 @@ class StudioWindow(QMainWindow):
             if self.live is not None:
                 self.live.stop()
                 self.live = None
+            if self.serving is not None:
+                self.serving.stop()
+                self.serving = None
             self.statusBar().showMessage("Stopping the pipeline…")
             self.session.close(timeout=2.0)
         super().closeEvent(event)
