@@ -53,7 +53,7 @@ class LivePanel(QWidget):
         self.key = QLineEdit(config.stream_key)
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
         self.key.setToolTip("The stream key: the RTMP path the box ingests. Kept out of logs.")
-        show = QToolButton(text="👁", checkable=True, toolTip="Show the key")
+        show = QToolButton(text="Show", checkable=True, toolTip="Show the key")
         show.toggled.connect(
             lambda on: self.key.setEchoMode(
                 QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password
@@ -178,6 +178,30 @@ class LivePanel(QWidget):
         )
         config.validate()
         return config
+
+    def set_config(self, config: LiveConfig) -> None:
+        """Show ``config`` in the fields (when going live from elsewhere than the button)."""
+        self._base = config
+        self.host.setText(config.host)
+        self.rtmp_port.setValue(config.rtmp_port)
+        self.api_port.setValue(config.api_port)
+        self.key.setText(config.stream_key)
+        self.stream_id.setText(config.stream_id)
+        self.model.setText(config.model)
+        self.send.setCurrentIndex(0 if config.send == "input" else 1)
+        index = self.size.findData((config.width, config.height))
+        if index < 0:
+            self.size.addItem(f"{config.width} × {config.height}", (config.width, config.height))
+            index = self.size.count() - 1
+        self.size.setCurrentIndex(index)
+        self.bitrate.setValue(config.bitrate // 1000)
+        custom = (
+            config.ingest_template != DEFAULT_INGEST_TEMPLATE
+            or config.playback_template != DEFAULT_PLAYBACK_TEMPLATE
+        )
+        self.ingest.setText("" if not custom else config.ingest_template)
+        self.playback.setText("" if not custom else config.playback_template)
+        self.advanced.setChecked(custom)
 
     def set_pipeline(self, name: str | None) -> None:
         self.model.setPlaceholderText(name or "")

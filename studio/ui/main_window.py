@@ -251,7 +251,7 @@ class StudioWindow(QMainWindow):
         bar.addAction(self.record_action)
         bar.addSeparator()
         self.live_action = QAction(
-            "📡 Go live",
+            "Go live",
             self,
             checkable=True,
             toolTip="Stream to a Livepeer box and show what comes back",
@@ -794,12 +794,15 @@ class StudioWindow(QMainWindow):
         if self.live is not None:
             return
         self.settings.live = config.to_settings()
+        self.live_panel.set_config(config)
         self.live = LiveSession(
             config, self.session, params=self.form.values, on_event=self.bridge.live_event.emit
         )
         self.box_view.set_frame(None)
         self.box_view.set_overlay(stats="", message="Waiting for the box…")
         self.box_view.show()
+        width = sum(self.splitter.sizes())
+        self.splitter.setSizes([width // 3] * 3)
         self._set_live_action(True)
         self.log.add(
             "info",
