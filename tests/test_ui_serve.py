@@ -24,7 +24,7 @@ def test_serving_shows_the_box_stream_and_takes_control_updates(qtbot, make_wind
     qtbot.waitUntil(lambda: window.serving is not None, timeout=WAIT)
     assert window.session._pump is None  # the local preview is paused while serving
     url = window.serving.url
-    clip = make_clip()[:6]
+    clip = make_clip()  # 12 segments of 2 s, paced in real time
     done = threading.Event()
     errors: list[BaseException] = []
 
@@ -36,11 +36,11 @@ def test_serving_shows_the_box_stream_and_takes_control_updates(qtbot, make_wind
                     await orch.start(stream, params={"red": 1.0})
                     origin = time.monotonic()
                     for number, segment in enumerate(clip):
-                        if number == 3:
+                        if number == 8:
                             await orch.control(stream, {"red": 0.0})
                         await orch.publish(stream, number, segment, origin)
                     deadline = time.monotonic() + 20
-                    while len(stream.seen) < 4 * GOP and time.monotonic() < deadline:
+                    while len(stream.seen) < 8 * GOP and time.monotonic() < deadline:
                         await asyncio.sleep(0.1)
 
         try:
@@ -67,6 +67,16 @@ def test_serving_shows_the_box_stream_and_takes_control_updates(qtbot, make_wind
     )
     assert 0 <= read_index(window.input_view.frame) < len(clip) * GOP
     assert "serving paint" in window.stats_label.text()
+    # saving the file reloads the served pipeline without dropping the stream
+    (folder / "paint.py").write_text(
+        PAINT.replace(
+            "tensor[..., 0] = params.red", "tensor[..., 0] = params.red\n    tensor[..., 1] = 1.0"
+        )
+    )
+    qtbot.waitUntil(
+        lambda: window.output_view.frame[100:150, 100:300, 1].mean() > 230, timeout=WAIT
+    )
+    assert not done.is_set()  # the same stream goes on
     # the box's control message reaches the pipeline and shows up in the form
     qtbot.waitUntil(lambda: window.form.values().get("red") == 0.0, timeout=WAIT)
     qtbot.waitUntil(lambda: window.output_view.frame[100:150, 100:300, 0].mean() < 25, timeout=WAIT)
