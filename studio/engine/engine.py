@@ -312,13 +312,13 @@ class _Worker:
             engine._transform_error(message, tb)
         elif tag == P.READY:
             self.info = msg[1]
+            engine._worker_ready(self)  # first: whoever waits on ``ready`` sees the swap done
             self.ready.set()
-            engine._worker_ready(self)
         elif tag == P.LOAD_ERROR:
             _, kind, message, tb, errors = msg
             self.error = EngineError(message, kind, errors, tb)
-            self.ready.set()
             engine._worker_failed(self, self.error)
+            self.ready.set()
         elif tag == P.PARAMS_OK:
             engine._params_result(self, msg[1], msg[2], None)
         elif tag == P.PARAMS_ERROR:
@@ -340,8 +340,8 @@ class _Worker:
         error = EngineError(message, kind)
         if not self.ready.is_set():
             self.error = error
-            self.ready.set()
             self.engine._worker_failed(self, error)
+            self.ready.set()
         else:
             self.engine._worker_fault(self, kind, message)
         self._cleanup()

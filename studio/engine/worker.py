@@ -89,12 +89,29 @@ def _untrack_shared_memory() -> None:
     resource_tracker.register, resource_tracker.unregister = register, unregister
 
 
+def _yield_to_the_app() -> None:
+    """Run a little behind the app in the scheduler's eyes.
+
+    The pipeline may keep every core busy; the window (and the source feeding it) must still
+    get the CPU the moment it needs it, or the preview stutters. ``STUDIO_WORKER_NICE`` sets
+    the amount (default 5; 0 leaves the priority alone).
+    """
+    amount = int(os.environ.get("STUDIO_WORKER_NICE", "5") or 0)
+    if amount > 0 and hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(amount)
+
+
 def worker_main(conn: Any) -> None:
     """Serve one pipeline over ``conn`` until told to stop or the pipe closes."""
     outbox = _Outbox(conn)
     sys.stdout = _LogStream(outbox, "stdout", sys.__stdout__)
     sys.stderr = _LogStream(outbox, "stderr", sys.__stderr__)
+    _yield_to_the_app()
     import torch
+
+    import studio.frames
+    import studio.runtime  # noqa: F401 - pydantic and the runtime, paid before a pipeline is asked for
 
     torch.zeros(64).add_(1).sum()  # start torch's thread pool now, not on the first frame
 

@@ -121,7 +121,8 @@ class StudioWindow(QMainWindow):
         self._build_status()
         self._restore_layout()
 
-        self.watcher = FileWatcher([], self.bridge.files_changed.emit)
+        # a save should reach the pipeline fast: poll often (stat only) and debounce briefly
+        self.watcher = FileWatcher([], self.bridge.files_changed.emit, interval=0.1, debounce=0.15)
         self.watcher.start()
         self.frame_timer = QTimer(self, interval=FRAME_INTERVAL_MS)
         self.frame_timer.timeout.connect(self._refresh_frames)
@@ -396,6 +397,10 @@ class StudioWindow(QMainWindow):
             self.session.reload()
             if self.serving is not None:
                 self.serving.reload()
+            # the list can wait: a rescan imports the folder in a child, which would compete
+            # with the reloading worker for the CPU
+            QTimer.singleShot(4000, self.rescan)
+            return
         self.rescan()
 
     def _on_folders_changed(self, folders: list[str]) -> None:
