@@ -1,0 +1,156 @@
+"""``python -m benchmarks [--quick] [--only NAME ...]``: run the benchmarks, print a table.
+
+Every benchmark runs in its own process (``python -m benchmarks.NAME --out FILE``); its
+progress goes to stderr as it happens, its figures land in ``benchmarks/results.json``
+together with when and where they were measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import BENCHMARKS
+from benchmarks.common import ROOT, load_average, say, wait_quiet
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+#: Seconds a benchmark may run before it is stopped (the soak's full run is five minutes).
+LIMITS = {"soak": 900, "startup": 600}
+DEFAULT_LIMIT = 600
+
+
+def _commit() -> str:
+    """The commit measured, with ``+dirty`` when studio/ has uncommitted changes."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "studio"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return head + ("+dirty" if dirty else "")
+
+
+def _machine() -> dict[str, Any]:
+    """What the figures depend on: cores, CPU model, versions, commit."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = _commit()
+    try:
+        import torch
+
+        torch_version = torch.__version__
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        torch_version, cuda = "", False
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "torch": torch_version,
+        "cuda": cuda,
+        "platform": platform.platform(),
+        "commit": commit,
+        "display": os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") or "offscreen",
+    }
+
+
+def _run_one(name: str, quick: bool, extra: list[str], settle: float) -> dict[str, Any]:
+    """One benchmark in a child process; a crash or a timeout becomes an error entry."""
+    busy = None
+    if settle > 0:
+        busy = wait_quiet(timeout=settle)
+        say(f"machine {100 * busy:.0f}% busy before {name}")
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
+        out = Path(tmp.name)
+    cmd = [sys.executable, "-m", f"benchmarks.{name}", "--out", str(out), *extra]
+    if quick:
+        cmd.append("--quick")
+    say(f"== {name} ({'quick' if quick else 'full'}) ==")
+    began = time.monotonic()
+    load_before = load_average()
+    try:
+        code = subprocess.run(cmd, cwd=ROOT, timeout=LIMITS.get(name, DEFAULT_LIMIT)).returncode
+        error = None if code == 0 else f"exited with code {code}"
+    except subprocess.TimeoutExpired:
+        error = "timed out"
+    report: dict[str, Any] = {"name": name, "figures": [], "error": error}
+    if out.stat().st_size:
+        report = json.loads(out.read_text())
+        report["error"] = report.get("error") or error
+    out.unlink(missing_ok=True)
+    report["wall_s"] = round(time.monotonic() - began, 1)
+    report["load_average"] = {"before": load_before, "after": load_average()}
+    report["cpu_busy_before"] = busy
+    report["commit"] = _commit()
+    return report
+
+
+def _table(reports: list[dict[str, Any]]) -> str:
+    rows = [("benchmark", "figure", "value", "target", "met")]
+    for report in reports:
+        if report.get("error") and not report["figures"]:
+            rows.append((report["name"], f"ERROR: {report['error']}", "", "", ""))
+        for f in report["figures"]:
+            value = "n/a" if f["value"] is None else f"{f['value']:g} {f['unit']}".strip()
+            met = {True: "yes", False: "NO", None: "-"}[f["met"]]
+            rows.append((report["name"], f["name"], value, f["target"], met))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short runs (a few minutes in all)")
+    parser.add_argument(
+        "--only", action="append", choices=BENCHMARKS, metavar="NAME", help="repeatable"
+    )
+    parser.add_argument("--out", default=str(RESULTS), help=f"default {RESULTS}")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="wait up to S seconds for a mostly idle machine before each benchmark (0: don't)",
+    )
+    args = parser.parse_args(argv)
+    names = [n for n in BENCHMARKS if not args.only or n in args.only]
+    started = time.strftime("%Y-%m-%d %H:%M:%S %z")
+    mode = "quick" if args.quick else "full"
+    reports = []
+    for name in names:
+        report = _run_one(name, args.quick, [], args.settle)
+        report.update(date=time.strftime("%Y-%m-%d %H:%M:%S %z"), mode=mode)
+        reports.append(report)
+    out = Path(args.out)
+    kept: list[dict[str, Any]] = []
+    if args.only and out.exists():  # a partial run updates its entries, keeps the others
+        with contextlib.suppress(ValueError, KeyError):
+            kept = [r for r in json.loads(out.read_text())["benchmarks"] if r["name"] not in names]
+    merged = sorted(kept + reports, key=lambda r: BENCHMARKS.index(r["name"]))
+    results = {"date": started, "mode": mode, "machine": _machine(), "benchmarks": merged}
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(_table(reports))
+    print(f"\nwrote {args.out}")
+    return 1 if any(r.get("error") for r in reports) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
