@@ -142,6 +142,14 @@ def prepare_home() -> str:
     return os.environ["STUDIO_HOME"]
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # guest time is already counted in user
+    return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
 def cpu_busy(seconds: float = 2.0) -> float:
     """Fraction of all CPUs busy over ``seconds`` (from /proc/stat), whoever keeps them busy."""
 
