@@ -15,3 +15,7 @@ BENCHMARKS = [
     "reload",
     "soak",
 ]
+
+#: Diagnostics behind the explanations in docs/performance.md: run with ``--only``, not by
+#: default (they measure causes, not the budget).
+DIAGNOSTICS = ["conversions", "worker_faults", "engine_profile", "preview_scaling"]

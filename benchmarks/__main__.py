@@ -2,7 +2,9 @@
 
 Every benchmark runs in its own process (``python -m benchmarks.NAME --out FILE``); its
 progress goes to stderr as it happens, its figures land in ``benchmarks/results.json``
-together with when and where they were measured.
+together with when and where they were measured. The machines this runs on are shared, so the
+runner waits for a quiet moment before each benchmark, measures how much CPU other processes
+took while it ran, and runs it again when they took too much.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -19,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import BENCHMARKS
+from benchmarks import BENCHMARKS, DIAGNOSTICS
 from benchmarks.common import ROOT, load_average, machine_cpu_seconds, say, wait_quiet
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -168,9 +171,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (a few minutes in all)")
     parser.add_argument(
-        "--only", action="append", choices=BENCHMARKS, metavar="NAME", help="repeatable"
+        "--only",
+        action="append",
+        choices=BENCHMARKS + DIAGNOSTICS,
+        metavar="NAME",
+        help=f"repeatable; one of {', '.join(BENCHMARKS + DIAGNOSTICS)}",
     )
     parser.add_argument("--out", default=str(RESULTS), help=f"default {RESULTS}")
+    parser.add_argument(
+        "--args",
+        default="",
+        metavar="ARGS",
+        help="extra flags for the benchmark modules (what-if runs), e.g. --args=--fast-scale; "
+        "use with --only and an --out of its own",
+    )
     parser.add_argument(
         "--retries",
         type=int,
@@ -192,20 +206,24 @@ def main(argv: list[str] | None = None) -> int:
         help="wait up to S seconds for a mostly idle machine before each benchmark (0: don't)",
     )
     args = parser.parse_args(argv)
-    names = [n for n in BENCHMARKS if not args.only or n in args.only]
+    names = args.only or BENCHMARKS
+    names = [n for n in BENCHMARKS + DIAGNOSTICS if n in names]
     started = time.strftime("%Y-%m-%d %H:%M:%S %z")
     mode = "quick" if args.quick else "full"
     reports = []
     for name in names:
-        report = _run_one(name, args.quick, [], args.settle, args.retries, args.noisy)
-        report.update(date=time.strftime("%Y-%m-%d %H:%M:%S %z"), mode=mode)
+        report = _run_one(
+            name, args.quick, shlex.split(args.args), args.settle, args.retries, args.noisy
+        )
+        report.update(date=time.strftime("%Y-%m-%d %H:%M:%S %z"), mode=mode, args=args.args)
         reports.append(report)
     out = Path(args.out)
     kept: list[dict[str, Any]] = []
     if args.only and out.exists():  # a partial run updates its entries, keeps the others
         with contextlib.suppress(ValueError, KeyError):
             kept = [r for r in json.loads(out.read_text())["benchmarks"] if r["name"] not in names]
-    merged = sorted(kept + reports, key=lambda r: BENCHMARKS.index(r["name"]))
+    order = BENCHMARKS + DIAGNOSTICS
+    merged = sorted(kept + reports, key=lambda r: order.index(r["name"]))
     results = {"date": started, "mode": mode, "machine": _machine(), "benchmarks": merged}
     out.write_text(json.dumps(results, indent=2) + "\n")
     print()

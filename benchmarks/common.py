@@ -177,6 +177,26 @@ def wait_quiet(max_busy: float = 0.35, timeout: float = 120.0) -> float:
     return round(busy, 2)
 
 
+def keep_big_blocks(mmap_threshold: int = 32 << 20, trim_threshold: int = 256 << 20) -> bool:
+    """What-if: tell glibc malloc to serve blocks under ``mmap_threshold`` from its heap and
+    keep freed memory up to ``trim_threshold``, in this process (``mallopt``) and in the
+    processes it starts (the environment). False where glibc is not there."""
+    import ctypes
+    import ctypes.util
+
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = str(mmap_threshold)
+    os.environ["MALLOC_TRIM_THRESHOLD_"] = str(trim_threshold)
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(
+            libc.mallopt(m_mmap_threshold, mmap_threshold)
+            and libc.mallopt(m_trim_threshold, trim_threshold)
+        )
+    except (OSError, AttributeError):
+        return False
+
+
 def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 

@@ -147,6 +147,42 @@ def import_times(top: int = 12) -> list[tuple[str, float]]:
     return [(name.strip(), round(ms, 1)) for name, ms in rows[:top]]
 
 
+STAGES = r"""
+import json, time
+t0 = time.monotonic(); marks = []
+def mark(name):
+    marks.append((name, round((time.monotonic() - t0) * 1000)))
+from PySide6.QtWidgets import QApplication; mark("PySide6.QtWidgets")
+import qasync; mark("qasync")
+import numpy; mark("numpy")
+from pydantic import BaseModel; mark("pydantic (BaseModel)")
+import studio.settings; mark("studio.settings")
+import cv2; mark("cv2")
+import av; mark("av")
+import studio.engine; mark("studio.engine")
+import studio.session; mark("studio.session")
+import studio.ui.main_window; mark("studio.ui.main_window")
+print(json.dumps(marks))
+"""
+
+
+def import_stages(reps: int = 3) -> dict[str, float]:
+    """What each group of the app's imports adds, in ms, in the order the app needs them
+    (median of ``reps`` fresh interpreters; a module already loaded by an earlier group
+    costs nothing later)."""
+    runs = []
+    for _ in range(reps):
+        out = subprocess.run(
+            [sys.executable, "-c", STAGES], capture_output=True, text=True, cwd=ROOT
+        ).stdout
+        marks = json.loads(out.strip().splitlines()[-1])
+        runs.append(
+            [(name, ms - (marks[i - 1][1] if i else 0)) for i, (name, ms) in enumerate(marks)]
+        )
+    names = [name for name, _ in runs[0]]
+    return {name: statistics.median(r[i][1] for r in runs) for i, name in enumerate(names)}
+
+
 def run(quick: bool, early_pool: bool = False) -> Report:
     reps = 1 if quick else 3
     report = Report("startup")
@@ -168,6 +204,8 @@ def run(quick: bool, early_pool: bool = False) -> Report:
             shutil.rmtree(home, ignore_errors=True)
     report.details["runs"] = runs
     report.details["slowest_imports_ms"] = import_times()
+    report.details["import_stages_ms"] = import_stages()
+    say(f"  import stages (ms each): {report.details['import_stages_ms']}")
     for kind in ("cold", "warm"):
         shown = statistics.median(r["window_shown"] for r in runs[kind])
         frame = statistics.median(r["first_frame_painted"] for r in runs[kind])
