@@ -425,3 +425,29 @@ def test_prints_in_the_pipeline_reach_the_log(write_pipeline, pool):
         )
     finally:
         engine.stop()
+
+
+def test_the_worker_runs_with_its_tuning_and_the_users_environment_wins(write_pipeline, pool):
+    from studio.engine.pool import WORKER_ENV, worker_environment
+
+    source = """
+    import os
+    from studio import VideoOutput, pipeline
+
+    @pipeline(name="env")
+    def env(frame, params):
+        names = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "OMP_WAIT_POLICY")
+        return VideoOutput(frame.tensor, metadata={n: os.environ.get(n) for n in names})
+    """
+    engine = make_engine(write_pipeline("env_mod", source), "env", "env", None, pool)
+    engine.start()
+    try:
+        out = engine.process(black(), timeout=30)
+    finally:
+        engine.stop()
+    expected = {name: os.environ.get(name, value) for name, value in WORKER_ENV.items()}
+    assert out.metadata == expected
+    mine = worker_environment({"OMP_WAIT_POLICY": "ACTIVE", "PYTHONPATH": "/x"})
+    assert mine["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert mine["MALLOC_MMAP_THRESHOLD_"] == WORKER_ENV["MALLOC_MMAP_THRESHOLD_"]
+    assert mine["PYTHONPATH"].endswith(os.pathsep + "/x")

@@ -14,9 +14,31 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+#: The worker's runtime tuning, each measured by ``python -m benchmarks --only worker_faults``
+#: (docs/performance.md); a value already in the environment wins.
+#: glibc returns frame-sized blocks (multi-MB tensors) to the kernel on free, so every frame
+#: zero-fills fresh pages (600-1800 faults a 720p frame): keep blocks up to 32 MB in the heap
+#: and up to 256 MB of free memory (bounded by one frame's working set).
+#: OpenMP threads sleep between torch ops instead of spinning, which gives the app's GUI
+#: thread its core back between frames at no cost in fps.
+WORKER_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+    "MALLOC_TRIM_THRESHOLD_": str(256 << 20),
+    "OMP_WAIT_POLICY": "PASSIVE",
+}
+
+
+def worker_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` plus :data:`WORKER_ENV` where ``base`` does not set them, and the studio on
+    PYTHONPATH (the worker runs ``python -m studio.engine.worker``)."""
+    env = {**WORKER_ENV, **base}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
+    return env
 
 
 class WorkerProcess:
@@ -26,12 +48,10 @@ class WorkerProcess:
         from multiprocessing.connection import Connection
 
         ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "studio.engine.worker", str(theirs.fileno())],
             pass_fds=(theirs.fileno(),),
-            env=env,
+            env=worker_environment(os.environ),
             stdin=subprocess.DEVNULL,
         )
         theirs.close()
