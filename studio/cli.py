@@ -7,10 +7,12 @@ on. Heavy imports (torch, Qt) happen inside the subcommand that needs them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda:N")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument(
+        "--latest-wins",
+        action="store_true",
+        help="measure the live preview's mode (a frame goes to the worker only when it is "
+        "free) instead of offline lookahead",
+    )
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("prepare", help="run a pipeline's prepare_models (downloads, builds)")
@@ -240,7 +248,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     limit = args.frames if args.frames is not None else (None if is_file and not args.loop else 150)
     output = Path(args.output or f"{info.name}.mp4")
     engine = Engine(
-        info.spec, info.file, params=args.params, device=args.device, hang_timeout=args.hang_timeout
+        info.spec,
+        info.file,
+        params=args.params,
+        device=args.device,
+        hang_timeout=args.hang_timeout,
+        lookahead=not args.realtime,  # offline: the worker never waits for the next frame
     )
     _say(f"starting {info.name} ({info.file}) ...")
     try:
@@ -282,24 +295,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _offline_run(engine: Any, source: Any, writer: Any, limit: int | None) -> list[Any]:
-    """Every frame through the pipeline in order, none dropped."""
+    """Every frame through the pipeline in order, none dropped; reading the next frame and
+    encoding the last result overlap the pipeline's work."""
     from studio.engine import EngineError
+
+    def frames() -> Iterator[tuple[Any, dict[str, Any]]]:
+        count = 0
+        while limit is None or count < limit:
+            frame = source.read()
+            if frame is None:
+                return
+            count += 1
+            yield (
+                frame.image,
+                {
+                    "pts": frame.pts,
+                    "time_base": frame.time_base,
+                    "t_capture": frame.t_capture,
+                },
+            )
 
     results = []
     ticker = _Ticker(engine, limit)
-    while limit is None or len(results) < limit:
-        frame = source.read()
-        if frame is None:
-            break
-        try:
-            out = engine.process(
-                frame.image, pts=frame.pts, time_base=frame.time_base, t_capture=frame.t_capture
-            )
-        except EngineError:
-            break
-        writer.write(out.image, float(out.pts * out.time_base))
-        results.append(out)
-        ticker.tick(len(results))
+    with contextlib.suppress(EngineError):  # a fault is reported from engine.events
+        for out in engine.process_all(frames()):
+            writer.write(out.image, float(out.pts * out.time_base))
+            results.append(out)
+            ticker.tick(len(results))
     return results
 
 
@@ -404,6 +426,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             rounds=args.rounds,
             device=args.device,
             say=lambda t: print(t, flush=True) if not t.endswith("...") else _say(t),
+            lookahead=not args.latest_wins,
         )
     except Exception as exc:
         raise CliError(f"benchmark failed: {exc}") from None

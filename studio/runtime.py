@@ -70,10 +70,25 @@ def device_label(device: Any) -> str:
 
 
 class PipelineRuntime:
-    """One pipeline instance with its params, ready to run frames."""
+    """One pipeline instance with its params, ready to run frames.
 
-    def __init__(self, spec: PipelineSpec, file: str | None = None, device: str = "auto"):
+    A sync pipeline's hooks and transform run on one thread of their own, so an event loop
+    that hosts several things stays free while a frame runs. With ``inline`` they run on
+    the calling (event-loop) thread instead: for a process that hosts only this pipeline
+    (the engine's worker), where the hop to another thread and back costs a few tenths of a
+    millisecond a frame and splits torch's work between two OpenMP thread teams.
+    """
+
+    def __init__(
+        self,
+        spec: PipelineSpec,
+        file: str | None = None,
+        device: str = "auto",
+        *,
+        inline: bool = False,
+    ):
         self.spec = spec
+        self.inline = inline
         self.file = file
         try:
             target = resolve(spec.pipeline, file)
@@ -172,6 +187,9 @@ class PipelineRuntime:
     async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if inspect.iscoroutinefunction(fn):
             return await fn(*args, **kwargs)
+        if self.inline:
+            result = fn(*args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
         if inspect.isawaitable(result):

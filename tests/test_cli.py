@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 
@@ -241,3 +242,46 @@ def test_prepare_runs_prepare_models_in_a_child(capsys, folder):
     assert "downloading weights... done" in code.stdout
     assert "preparing prepared in" in code.stderr
     assert "preparing" not in sys.modules and "prepared" not in sys.modules
+
+
+def test_bench_prints_the_table_and_writes_the_figures(capsys, tmp_path):
+    report = tmp_path / "bench.json"
+    code, out, err = run(
+        capsys,
+        "bench",
+        "green-shift",
+        "--size",
+        "64x48",
+        "--size",
+        "96x64",
+        "--frames",
+        20,
+        "--rounds",
+        2,
+        "--json",
+        report,
+    )
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:4] == ["pipeline", "size", "device", "direct"]
+    assert [line.split()[:2] for line in lines[1:]] == [
+        ["green-shift", "64x48"],
+        ["green-shift", "96x64"],
+    ]
+    figures = json.loads(report.read_text())
+    assert [(f["pipeline"], f["size"]) for f in figures] == [
+        ("green-shift", "64x48"),
+        ("green-shift", "96x64"),
+    ]
+    for f in figures:
+        assert f["direct_fps"] > 0 and f["engine_fps"] > 0
+        assert f["ratio"] == pytest.approx(statistics.median(f["rounds"]), abs=1e-3)
+        assert 0 < f["latency_p50_ms"] <= f["latency_p95_ms"]
+        assert f["frames"] == 40 and f["drops"] == 0  # offline: every frame, none dropped
+
+
+def test_bench_refuses_bad_counts_and_unknown_pipelines(capsys):
+    code, _, err = run(capsys, "bench", "green-shift", "--frames", 0)
+    assert code != 0 and "--frames" in err
+    code, _, err = run(capsys, "bench", "no-such-pipeline")
+    assert code != 0 and "unknown pipeline 'no-such-pipeline'" in err

@@ -451,3 +451,100 @@ def test_the_worker_runs_with_its_tuning_and_the_users_environment_wins(write_pi
     assert mine["OMP_WAIT_POLICY"] == "ACTIVE"
     assert mine["MALLOC_MMAP_THRESHOLD_"] == WORKER_ENV["MALLOC_MMAP_THRESHOLD_"]
     assert mine["PYTHONPATH"].endswith(os.pathsep + "/x")
+
+
+SLOW = """
+import time
+from studio import VideoOutput, pipeline
+
+@pipeline(name="slow")
+def slow(frame, params):
+    started = time.monotonic()
+    time.sleep(0.15)
+    return VideoOutput(frame.tensor, metadata={"started": started})
+"""
+
+
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_lookahead_keeps_one_more_frame_in_the_worker(write_pipeline, pool, lookahead):
+    outputs = []
+    engine = make_engine(
+        write_pipeline("slow_la_mod", SLOW),
+        "slow",
+        "slow",
+        None,
+        pool,
+        on_frame=outputs.append,
+        lookahead=lookahead,
+    )
+    engine.start()
+    try:
+        for i in range(4):  # all at once, while the first runs
+            engine.submit(np.full((16, 16, 3), i, np.uint8))
+        assert wait_for(engine.idle, 10)
+        stats = engine.snapshot()
+    finally:
+        engine.stop()
+    values = [int(o.image[0, 0, 0]) for o in outputs]
+    # latest wins: 0 runs, 1..3 replace each other in the one spare slot; with lookahead
+    # 1 waits in the worker and only 2 is replaced by 3
+    assert values == ([0, 1, 3] if lookahead else [0, 3])
+    assert stats.drops == (1 if lookahead else 2)
+    if lookahead:  # the queued frame started the moment the first one finished
+        gap = outputs[1].metadata["started"] - outputs[0].metadata["started"]
+        assert gap < 0.15 + 0.05, gap
+
+
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_process_all_returns_every_frame_in_order(write_pipeline, pool, lookahead):
+    source = """
+    import time
+    from studio import pipeline
+
+    @pipeline(name="tick")
+    def tick(frame, params):
+        time.sleep(0.01)
+        return 1 - frame.tensor
+    """
+    engine = make_engine(
+        write_pipeline("tick_mod", source), "tick", "tick", None, pool, lookahead=lookahead
+    )
+    engine.start()
+    try:
+        items = ((np.full((24, 32, 3), i, np.uint8), {"pts": 1000 + i}) for i in range(30))
+        results = list(engine.process_all(items, timeout=30))
+        stats = engine.snapshot()
+        again = list(engine.process_all([(black(), {})]))  # reusable, and done with the last
+    finally:
+        engine.stop()
+    assert [r.pts for r in results] == list(range(1000, 1030))
+    assert [int(r.image[0, 0, 0]) for r in results] == [255 - i for i in range(30)]
+    assert stats.drops == 0 and stats.frames_out == 30
+    assert len(again) == 1 and int(again[0].image[0, 0, 0]) == 255
+
+
+def test_process_all_stops_with_a_clear_error_when_the_worker_dies(write_pipeline, pool):
+    source = """
+    import os
+    from studio import pipeline
+
+    @pipeline(name="dies")
+    def dies(frame, params):
+        if frame.tensor[0, 0, 0, 0] > 0.5:
+            os._exit(3)
+        return frame.tensor
+    """
+    engine = make_engine(
+        write_pipeline("dies_mod", source), "dies", "dies", None, pool, lookahead=True
+    )
+    engine.start()
+    seen = []
+    try:
+        items = ((np.full((8, 8, 3), 0 if i < 3 else 255, np.uint8), {}) for i in range(10))
+        with pytest.raises(EngineError) as err:
+            for result in engine.process_all(items, timeout=30):
+                seen.append(result)
+    finally:
+        engine.stop()
+    assert len(seen) == 3
+    assert "dies" in str(err.value)

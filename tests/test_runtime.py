@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -209,3 +210,42 @@ def test_cuda_is_refused_clearly_when_absent(write_pipeline):
 
     with pytest.raises(LoadError, match="CUDA is not available"):
         PipelineRuntime(PipelineSpec("plain-fn", "plain_fn:plain_fn"), str(path), device="cuda")
+
+
+def test_inline_runs_sync_hooks_on_the_calling_thread(write_pipeline):
+    source = """
+    import threading
+    from studio import Pipeline, pipeline
+
+    THREADS = []
+
+    @pipeline(name="where")
+    class Where(Pipeline):
+        def on_ready(self, **params):
+            THREADS.append(threading.get_ident())
+
+        def transform(self, frame, params):
+            THREADS.append(threading.get_ident())
+            return frame.tensor
+    """
+    path = write_pipeline("where_mod", source)
+
+    async def run(inline: bool) -> int:
+        rt = PipelineRuntime(
+            PipelineSpec("where", "where_mod:Where"), str(path), "cpu", inline=inline
+        )
+        await rt.start()
+        out = await rt.transform(frame())
+        await rt.stop()
+        assert torch.equal(out.tensor, frame().tensor[0])
+        import threading
+
+        return threading.get_ident()
+
+    caller = asyncio.run(run(inline=True))
+    threads = list(sys.modules["where_mod"].THREADS)
+    assert threads == [caller, caller]
+    sys.modules["where_mod"].THREADS.clear()
+    caller = asyncio.run(run(inline=False))
+    threads = sys.modules["where_mod"].THREADS
+    assert len(threads) == 2 and len(set(threads)) == 1 and threads[0] != caller

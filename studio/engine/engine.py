@@ -4,8 +4,9 @@ The caller (the app, the CLI, the streamer) hands frames to :meth:`Engine.submit
 :class:`ProcessedFrame` objects back through ``on_frame`` (or :attr:`Engine.latest`). Only one
 frame is ever in the worker; while it runs, the newest submitted frame waits in the spare
 shared-memory slot and older ones are dropped and counted, so latency cannot grow with a
-queue. Nothing the pipeline does (raise, hang, crash) blocks or kills the caller: faults come
-back as :class:`EngineEvent` objects and the engine can be restarted.
+queue (offline callers may ask for one frame of lookahead instead: see :class:`Engine`).
+Nothing the pipeline does (raise, hang, crash) blocks or kills the caller: faults come back
+as :class:`EngineEvent` objects and the engine can be restarted.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
@@ -127,13 +128,17 @@ class _Worker:
             lenient,
             self.prefix + "w",
         )
-        self.slots = [FrameSlot(self.prefix + "i0"), FrameSlot(self.prefix + "i1")]
+        # in flight, queued (lookahead only) and being written: each needs its own slot
+        self.lookahead = engine.lookahead
+        count = 3 if self.lookahead else 2
+        self.slots = [FrameSlot(f"{self.prefix}i{i}") for i in range(count)]
         self.reader = FrameReader()
         self.out_names: deque[str] = deque(maxlen=2)
         self.seen_out: set[str] = set()
         self.lock = threading.Lock()
         self.send_lock = threading.Lock()
         self.inflight: _Frame | None = None
+        self.queued: _Frame | None = None
         self.pending: _Frame | None = None
         self.info: dict[str, Any] | None = None
         self.error: EngineError | None = None
@@ -165,7 +170,6 @@ class _Worker:
 
     def submit(self, frame: _Frame) -> None:
         with self.lock:
-            busy = self.inflight.slot if self.inflight is not None else None
             if self.pending is not None:
                 if not self.pending.ready:
                     self.engine.stats.drop()  # another producer is writing: newest loses
@@ -173,22 +177,30 @@ class _Worker:
                 self.engine.stats.drop()
                 frame.slot = self.pending.slot
             else:
-                frame.slot = 1 - busy if busy is not None else 0
+                busy = {f.slot for f in (self.inflight, self.queued) if f is not None}
+                frame.slot = next(i for i in range(len(self.slots)) if i not in busy)
             self.pending = frame
         np.copyto(self.slots[frame.slot].view(frame.height, frame.width), frame.image)
         with self.lock:
             if self.pending is not frame:
                 return
             frame.ready = True
-            if self.inflight is None:
-                self._dispatch_locked()
+            self._dispatch_locked()
 
     def _dispatch_locked(self) -> None:
-        frame, self.pending = self.pending, None
-        if frame is None:
+        """Send the pending frame if the worker is free, or, with lookahead, if nothing is
+        queued behind the frame it runs."""
+        frame = self.pending
+        if frame is None or not frame.ready or self.stopping:
             return
+        if self.inflight is None:
+            self.inflight = frame
+        elif self.lookahead and self.queued is None:
+            self.queued = frame
+        else:
+            return
+        self.pending = None
         frame.t_sent = time.monotonic()
-        self.inflight = frame
         tb = frame.time_base
         self.send(
             (
@@ -205,7 +217,7 @@ class _Worker:
 
     def idle(self) -> bool:
         with self.lock:
-            return self.inflight is None and self.pending is None
+            return self.inflight is None and self.queued is None and self.pending is None
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -330,9 +342,10 @@ class _Worker:
 
     def _complete(self) -> _Frame | None:
         with self.lock:
-            frame, self.inflight = self.inflight, None
-            if self.pending is not None and self.pending.ready and not self.stopping:
-                self._dispatch_locked()
+            frame, self.inflight, self.queued = self.inflight, self.queued, None
+            if self.inflight is not None:
+                self.inflight.t_sent = time.monotonic()  # the worker starts it now
+            self._dispatch_locked()
         return frame
 
     def _fault(self, kind: str, message: str) -> None:
@@ -404,6 +417,12 @@ class Engine:
     short, and hop to your own thread (a Qt signal, a queue) for real work. With
     ``lenient``, starting params the model refuses are dropped (and reported in the
     ``ready`` event's ``dropped``) instead of failing the start: for remembered params.
+
+    By default a frame goes to the worker only when it is free, so the newest frame wins
+    and latency stays one pipeline time (live sources). With ``lookahead``, one more frame
+    waits in the worker behind the one it runs, so it never idles between frames for the
+    round trip: for offline work (files, benchmarks) where every frame is fed and
+    throughput counts, at the cost of up to one frame more latency.
     """
 
     def __init__(
@@ -417,10 +436,12 @@ class Engine:
         ready_timeout: float = 300.0,
         pool: WorkerPool | None = None,
         lenient: bool = False,
+        lookahead: bool = False,
         on_frame: Callable[[ProcessedFrame], None] | None = None,
         on_event: Callable[[EngineEvent], None] | None = None,
     ):
         self.id = next(_ids)
+        self.lookahead = lookahead
         self.spec, self.file = spec, file
         self.device = device
         self.hang_timeout, self.ready_timeout = hang_timeout, ready_timeout
@@ -443,6 +464,7 @@ class Engine:
         self._next: _Worker | None = None
         self._retiring: list[threading.Thread] = []
         self._last_error: tuple[str, float, int] = ("", 0.0, 0)
+        self._collect: deque[ProcessedFrame] | None = None
 
     # -- public -----------------------------------------------------------------------------
 
@@ -565,6 +587,57 @@ class Engine:
         assert latest is not None
         return latest
 
+    def process_all(
+        self, items: Iterable[tuple[np.ndarray, dict[str, Any]]], timeout: float | None = None
+    ) -> Iterator[ProcessedFrame]:
+        """Every frame of ``items`` (an image and :meth:`submit`'s keywords each) through the
+        pipeline, results yielded in order, none dropped: for offline work.
+
+        Never more frames are out than the engine can hold without replacing one (two; three
+        with ``lookahead``), so the next one is always ready while the consumer handles a
+        result. ``timeout`` bounds the wait for each result.
+        """
+        depth = 3 if self.lookahead else 2
+        source = iter(items)
+        collected: deque[ProcessedFrame] = deque()
+        outstanding, exhausted = 0, False
+        with self._done:
+            if self._collect is not None:
+                raise RuntimeError("process_all is already running on this engine")
+            self._collect = collected
+        try:
+            while True:
+                while not exhausted and outstanding < depth:
+                    try:
+                        image, keywords = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    if not self.submit(image, **keywords):
+                        raise EngineError(
+                            f"pipeline {self.name!r} is not running ({self._state})", "stopped"
+                        )
+                    outstanding += 1
+                if not outstanding:
+                    return
+                deadline = None if timeout is None else time.monotonic() + timeout
+                with self._done:
+                    while not collected:
+                        if self._state in (EngineState.FAILED, EngineState.STOPPED):
+                            raise EngineError(
+                                f"pipeline {self.name!r} {self._state}", str(self._state)
+                            )
+                        left = None if deadline is None else deadline - time.monotonic()
+                        if left is not None and left <= 0:
+                            raise EngineError(f"no result in {timeout} s", "timeout")
+                        self._done.wait(0.1 if left is None else min(left, 0.1))
+                    result = collected.popleft()
+                outstanding -= 1
+                yield result
+        finally:
+            with self._done:
+                self._collect = None
+
     def update_params(self, values: dict[str, Any]) -> int:
         """Ask for new params (merged over the current ones); returns a request id.
 
@@ -676,6 +749,8 @@ class Engine:
         self.latest = frame
         with self._done:
             self._last_done = max(self._last_done, frame.seq)
+            if self._collect is not None:
+                self._collect.append(frame)
             self._done.notify_all()
         if self.on_frame is not None:
             self.on_frame(frame)

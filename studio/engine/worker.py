@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from fractions import Fraction
 from typing import Any
 
@@ -141,7 +142,7 @@ async def _serve(
 
     spec = PipelineSpec.from_dict(spec_dict)
     try:
-        runtime = PipelineRuntime(spec, file, device)
+        runtime = PipelineRuntime(spec, file, device, inline=True)
     except Exception as exc:
         cause = exc.__cause__ or exc
         message = str(exc) if isinstance(exc, LoadError) else f"cannot load: {_one_line(exc)}"
@@ -184,12 +185,13 @@ async def _serve(
 class _Inbox:
     """Reads the pipe on the event loop itself (no extra thread, one wake-up a message).
 
-    Params updates are kept in order; of frames only the newest is kept.
+    Params updates and frames are kept in order. The engine decides how many frames wait
+    here (none, or one with lookahead), so this never becomes a queue that grows.
     """
 
     def __init__(self, conn: Any, loop: asyncio.AbstractEventLoop):
         self._conn, self._loop = conn, loop
-        self.frame: tuple | None = None
+        self.frames: deque[tuple] = deque()
         self.params: list[tuple[int, dict]] = []
         self.stop = False
         self.wake = asyncio.Event()
@@ -211,7 +213,7 @@ class _Inbox:
     def _put(self, msg: tuple) -> None:
         tag = msg[0]
         if tag == P.FRAME:
-            self.frame = msg
+            self.frames.append(msg)
         elif tag == P.PARAMS:
             self.params.append((msg[1], msg[2]))
         elif tag == P.STOP:
@@ -238,9 +240,11 @@ async def _frame_loop(runtime: Any, inbox: _Inbox, outbox: _Outbox, prefix: str)
                 await _apply_params(runtime, inbox, outbox, ParamsError)
             if inbox.stop:
                 break
-            msg, inbox.frame = inbox.frame, None
-            if msg is None:
+            if not inbox.frames:
                 continue
+            msg = inbox.frames.popleft()
+            if inbox.frames:
+                inbox.wake.set()  # lookahead: the next frame is already here
             _, seq, name, height, width, pts, tb_num, tb_den = msg
             t0 = time.perf_counter()
             try:
