@@ -1,10 +1,10 @@
 """Start-up: from launching the app's process to the window on screen, and to the first frame.
 
-A fresh Python process runs what ``python -m studio`` runs (``studio.ui.app.run_app``: the
-QApplication, the qasync loop, ``StudioWindow(...)``, ``show()``), with two class-level hooks
-on the preview pane's ``paintEvent`` (nothing in ``studio/ui`` changes) that print when the
-first paint and the first processed frame were on screen. Times are ``time.monotonic()``,
-one clock for the whole machine, from just before the process was spawned.
+A fresh Python process runs ``studio.ui.app.run_app`` (what ``studio`` runs) with an
+application-wide event filter (nothing in ``studio/ui`` changes) that notes when the start-up
+splash first paints (the first window on screen), when the main window's preview panes first
+paint, and when the first processed frame is painted. Times are ``time.monotonic()``, one
+clock for the whole machine, from just before the process was spawned.
 
 * cold: an empty STUDIO_HOME (no discovery cache, no settings): discovery must import every
   bundled pipeline in a child process;
@@ -34,60 +34,62 @@ TARGET_S = 1.5
 # The child: run_app's steps, plus marks. Kept in one string so that the child imports
 # exactly what the app imports (not the benchmarks package).
 CHILD = r"""
-import json, os, sys, time
+import json, os, sys, time, types
 marks = {}
 def mark(name):
     marks.setdefault(name, time.monotonic())
 mark("python_started")
 EARLY_POOL
-import asyncio
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
-import qasync
-from studio.settings import Settings
-from studio.ui.main_window import StartOptions, StudioWindow
-from studio.ui.preview import FrameView
-mark("imports_done")
-original_paint = FrameView.paintEvent
-state = {}
-def paint(self, event):
-    original_paint(self, event)
-    mark("first_paint")
-    window = state.get("window")
-    if window is not None and self is window.output_view and self.frame is not None:
-        mark("first_frame_painted")
-        state["done"].set()
-FrameView.paintEvent = paint
-app = QApplication(sys.argv[:1])
-app.setApplicationName("Livepeer Pipeline Studio")
-app.setOrganizationName("Livepeer")
-loop = qasync.QEventLoop(app)
-asyncio.set_event_loop(loop)
+app = QApplication(sys.argv[:1])  # run_app takes this one
 mark("app_created")
-window = StudioWindow(StartOptions(), Settings.load())
-state["window"] = window
-mark("window_built")
-window.show()
-mark("show_returned")
-async def main():
-    state["done"] = asyncio.Event()
-    async def watch():
-        while True:
-            if window.session.latest_output is not None:
-                mark("first_frame_out")
-            if window.state == "running":
-                mark("engine_running")
-            if window.pipelines.infos():
-                mark("discovered")
-            await asyncio.sleep(0.01)
-    task = asyncio.ensure_future(watch())
-    try:
-        await asyncio.wait_for(state["done"].wait(), 120)
-    finally:
-        task.cancel()
-    print(json.dumps(marks), flush=True)
-    window.close()
-with loop:
-    loop.run_until_complete(main())
+
+def main_window():
+    return next((w for w in app.topLevelWidgets() if type(w).__name__ == "StudioWindow"), None)
+
+class Watch(QObject):
+    # paint events as they are delivered, to the splash and to the main window's panes
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint:
+            kind = type(obj).__name__
+            if kind == "StartupSplash":
+                mark("splash_painted")
+            elif kind == "FrameView":
+                mark("first_paint")
+                window = main_window()
+                if window is not None and obj is window.output_view and obj.frame is not None:
+                    mark("first_frame_painted")
+                    QTimer.singleShot(0, finish)
+        return False
+
+def finish():
+    window = main_window()
+    if window is not None:
+        window.close()
+    app.quit()
+
+def poll():
+    window = main_window()
+    if window is None:
+        return
+    mark("window_built")
+    if window.session.latest_output is not None:
+        mark("first_frame_out")
+    if window.state == "running":
+        mark("engine_running")
+    if window.pipelines.infos():
+        mark("discovered")
+
+watch = Watch()
+app.installEventFilter(watch)
+timer = QTimer()
+timer.timeout.connect(poll)
+timer.start(10)
+QTimer.singleShot(120_000, finish)
+from studio.ui.app import run_app
+run_app(types.SimpleNamespace(pipelines=[], pipeline=None, input=None, params=None))
+print(json.dumps(marks), flush=True)
 """
 
 
@@ -122,7 +124,11 @@ def launch(home: str, early_pool: bool = False) -> dict[str, float]:
         raise RuntimeError(f"the app exited with {child.returncode} before showing a frame")
     marks = json.loads(lines[-1])
     result = {k: round(v - began, 3) for k, v in marks.items()}
-    result["window_shown"] = max(result["show_returned"], result.get("first_paint", 0.0))
+    if "first_frame_painted" not in result:
+        raise RuntimeError("the app showed no processed frame within 120 s")
+    # the user sees a window once the splash paints; the studio's own once its panes paint
+    result["window_shown"] = result.get("splash_painted", result["first_paint"])
+    result["main_window_shown"] = result["first_paint"]
     return result
 
 
@@ -208,14 +214,20 @@ def run(quick: bool, early_pool: bool = False) -> Report:
     say(f"  import stages (ms each): {report.details['import_stages_ms']}")
     for kind in ("cold", "warm"):
         shown = statistics.median(r["window_shown"] for r in runs[kind])
+        main = statistics.median(r["main_window_shown"] for r in runs[kind])
         frame = statistics.median(r["first_frame_painted"] for r in runs[kind])
-        imports = statistics.median(r["imports_done"] for r in runs[kind])
         report.add(
-            f"{kind}: launch to window shown",
+            f"{kind}: launch to window shown (the start-up splash)",
             shown,
             "s",
             at_most=TARGET_S,
-            note=f"median of {reps}; imports done at {imports:.2f} s",
+            note=f"median of {reps}",
+        )
+        report.add(
+            f"{kind}: launch to the main window shown",
+            main,
+            "s",
+            note=f"median of {reps}; the splash says what loads meanwhile",
         )
         report.add(
             f"{kind}: launch to first processed frame on screen",

@@ -122,10 +122,16 @@ def to_uint8_image(tensor: torch.Tensor, out: np.ndarray | None = None) -> np.nd
     import torch
 
     if tensor.is_floating_point():
-        tensor = (tensor * 255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8)
+        scaled = (tensor * 255.0).add_(0.5).clamp_(0.0, 255.0)
+        if out is not None and tensor.device.type == "cpu":
+            # the float-to-uint8 cast happens while writing ``out``: one pass and one
+            # frame-sized allocation less (the cast truncates, as ``.to(torch.uint8)`` does)
+            torch.from_numpy(out).copy_(scaled)
+            return out if isinstance(out, np.ndarray) else np.asarray(out)
+        tensor = scaled.to(torch.uint8)  # on the GPU, a quarter of the bytes to download
+    if out is not None:
+        torch.from_numpy(out).copy_(tensor)  # a GPU tensor downloads straight into ``out``
+        return out if isinstance(out, np.ndarray) else np.asarray(out)
     if tensor.device.type != "cpu":
         tensor = tensor.cpu()
-    if out is None:
-        return tensor.contiguous().numpy()
-    torch.from_numpy(out).copy_(tensor)
-    return out if isinstance(out, np.ndarray) else np.asarray(out)
+    return tensor.contiguous().numpy()

@@ -199,6 +199,11 @@ def test_frame_conversions_round_trip_and_clamp():
     assert to_uint8_image(over).max() == 255 and to_uint8_image(under).min() == 0
     out = np.zeros((2, 2, 3), np.uint8)
     assert to_uint8_image(torch.full((2, 2, 3), 0.5), out) is out and out[0, 0, 0] == 128
+    # writing into ``out`` rounds and clamps exactly as the allocating path does
+    noisy = torch.rand(1, 32, 32, 3) * 1.4 - 0.2
+    into = np.empty((32, 32, 3), np.uint8)
+    assert np.array_equal(to_uint8_image(noisy[0], into), to_uint8_image(noisy[0]))
+    assert np.array_equal(to_uint8_image(tensor[0], np.empty_like(image)), image)
 
 
 def test_cuda_is_refused_clearly_when_absent(write_pipeline):

@@ -14,11 +14,14 @@ import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from studio.sources.base import TIME_BASE, FrameSource, Pacer, SourceError, SourceFrame
+
+if TYPE_CHECKING:
+    import av  # imported when a file is opened: the app's start-up does not pay for PyAV
 
 _MAX_SIZE = 8192
 _DEFAULT_FPS = 30.0
@@ -86,6 +89,8 @@ class VideoFileSource(FrameSource):
         self.description = f"{self.path.name} {size_text} @ {self._fps:g} fps{looping}"
 
     def _open(self) -> av.container.InputContainer:
+        import av
+
         try:
             container = av.open(str(self.path))
         except (av.FFmpegError, OSError) as exc:
@@ -112,6 +117,8 @@ class VideoFileSource(FrameSource):
 
     def _decode_next(self) -> av.VideoFrame | None:
         """The next decoded frame, rewinding once at the end when looping."""
+        import av
+
         rewound = False
         while True:
             try:
@@ -128,6 +135,8 @@ class VideoFileSource(FrameSource):
 
     def _rewind(self) -> None:
         """Start the next pass: timestamps continue one frame after the last one."""
+        import av
+
         self._loop_offset = self._last_time + self._last_duration
         self._first_pts = None
         self._pass_index = 0

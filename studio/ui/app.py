@@ -24,14 +24,23 @@ def run_app(args: Any) -> int:
             file=sys.stderr,
         )
         return 1
+    from studio.ui.splash import TITLE, app_icon, show_splash
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(TITLE)
+    app.setOrganizationName("Livepeer")
+    app.setWindowIcon(app_icon())
+    splash = show_splash()  # on screen before the second of imports below
+    splash.step("Loading numpy, pydantic and the settings ...")
     import qasync
 
     from studio.settings import Settings
+
+    settings = Settings.load()
+    splash.step("Loading OpenCV, PyAV and the studio ...")
     from studio.ui.main_window import StartOptions, StudioWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Livepeer Pipeline Studio")
-    app.setOrganizationName("Livepeer")
+    splash.step("Building the window ...")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     options = StartOptions(
@@ -40,8 +49,9 @@ def run_app(args: Any) -> int:
         source=args.input,
         params=args.params,
     )
-    window = StudioWindow(options, Settings.load())
+    window = StudioWindow(options, settings)
     window.show()
+    splash.done(window)
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
     with loop:
