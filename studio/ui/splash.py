@@ -8,8 +8,17 @@ a few hundred milliseconds after launch and says what is loading until the windo
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QLinearGradient, QPainter, QPixmap
-from PySide6.QtWidgets import QApplication, QSplashScreen, QWidget
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QIcon,
+    QLinearGradient,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPixmap,
+)
+from PySide6.QtWidgets import QApplication, QWidget
 
 TITLE = "Livepeer Pipeline Studio"
 _BG, _FG, _DIM, _ACCENT = "#141418", "#ececec", "#9a9aa6", "#00eb88"
@@ -75,25 +84,52 @@ def _picture(width: int = 520, height: int = 220) -> QPixmap:
     return pixmap
 
 
-class StartupSplash(QSplashScreen):
-    """The splash, with a progress line: ``step("Loading ...")`` repaints at once."""
+class StartupSplash(QWidget):
+    """The splash, with a progress line: ``step("Loading ...")`` repaints at once.
+
+    A plain frameless widget rather than QSplashScreen, whose ``show()`` waits up to a
+    second for the window system to expose it (it always waits on the offscreen platform).
+    """
 
     def __init__(self) -> None:
-        super().__init__(_picture())
+        super().__init__(None, Qt.WindowType.SplashScreen | Qt.WindowType.FramelessWindowHint)
+        self._picture = _picture()
+        self._message = ""
+        self.setFixedSize(self._picture.size())
         self.setWindowTitle(TITLE)
         self.setWindowIcon(app_icon())
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        screen = QApplication.primaryScreen()
+        if screen is not None:
+            centre = screen.availableGeometry().center()
+            self.move(centre.x() - self.width() // 2, centre.y() - self.height() // 2)
+
+    def message(self) -> str:
+        return self._message
 
     def step(self, message: str) -> None:
-        self.showMessage(
-            message,
-            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom),
-            QColor(_DIM),
-        )
+        self._message = message
+        self.repaint()
         QApplication.processEvents()
 
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._picture)
+        painter.setPen(QColor(_DIM))
+        painter.drawText(
+            QRectF(20, self.height() - 34, self.width() - 40, 24),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            self._message,
+        )
+        painter.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.hide()  # a click puts it away, as splash screens do
+
     def done(self, window: QWidget) -> None:
-        """Close once ``window`` is on screen."""
-        self.finish(window)
+        """Close once ``window`` is shown (it is, when called after ``window.show()``)."""
+        window.raise_()
+        self.close()
 
 
 def show_splash() -> StartupSplash:
