@@ -27,12 +27,9 @@ WANTED = {
 }
 
 
-def run(quick: bool, malloc: bool = False, lean: bool = False) -> Report:
+def run(quick: bool, malloc: bool = False) -> Report:
     from studio.bench import engine_run, make_frames
     from studio.engine import Engine
-
-    if lean:
-        from benchmarks.engine_overhead import lean_engine_run as engine_run
 
     if malloc:
         keep_big_blocks()  # this process (the copies out) and the worker it starts
@@ -41,7 +38,7 @@ def run(quick: bool, malloc: bool = False, lean: bool = False) -> Report:
     info = infos("identity")["identity"]
     engine = Engine(info.spec, info.file, device="cpu", hang_timeout=60)
     engine.start()
-    report = Report("engine_profile", details={"frames": count, "malloc": malloc, "lean": lean})
+    report = Report("engine_profile", details={"frames": count, "malloc": malloc})
     try:
         for width, height in ((640, 360), (1280, 720)):
             frames = make_frames(width, height)
@@ -81,9 +78,6 @@ def run(quick: bool, malloc: bool = False, lean: bool = False) -> Report:
 def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--malloc", action="store_true", help="what-if: glibc keeps big blocks (both processes)"
-    )
-    parser.add_argument(
-        "--lean", action="store_true", help="what-if: keep timings, not frames (as the app)"
     )
 
 

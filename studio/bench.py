@@ -48,6 +48,11 @@ class BenchResult:
     pipeline_ms_p50: float
     drops: int
     rounds: list[float]
+    #: CPU per frame (ms, every thread): the direct loop's process; the engine's worker and
+    #: its parent (the caller's process: copies in and out, messages). None where unknown.
+    direct_cpu_ms: float | None = None
+    worker_cpu_ms: float | None = None
+    parent_cpu_ms: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +97,7 @@ async def _direct_serve(request: dict[str, Any]) -> None:
         job = json.loads(line)
         frames = make_frames(job["width"], job["height"])
         times: list[float] = []
+        cpu = time.process_time()
         began = time.perf_counter()
         for i in range(job["frames"]):
             t0 = time.perf_counter()
@@ -105,7 +111,8 @@ async def _direct_serve(request: dict[str, Any]) -> None:
 
                 torch.cuda.synchronize()
             times.append((time.perf_counter() - t0) * 1000)
-        _reply({"elapsed": time.perf_counter() - began, "times": times})
+        elapsed = time.perf_counter() - began
+        _reply({"elapsed": elapsed, "times": times, "cpu": time.process_time() - cpu})
     await runtime.stop()
 
 
@@ -186,12 +193,16 @@ def engine_run(engine: Any, frames: list[np.ndarray], count: int) -> dict[str, A
 
     engine.on_frame = on_frame
     before = engine.snapshot()
+    worker_cpu = process_cpu_seconds(engine.worker_pid)
+    cpu = time.process_time()
     began = time.perf_counter()
     for _ in range(3 if engine.lookahead else 2):
         feed()
     if not done.wait(600):
         raise RuntimeError("the engine stopped answering during the benchmark")
     elapsed = time.perf_counter() - began
+    cpu = time.process_time() - cpu
+    worker_after = process_cpu_seconds(engine.worker_pid)
     engine.on_frame = None
     while not engine.idle():
         time.sleep(0.01)
@@ -203,7 +214,23 @@ def engine_run(engine: Any, frames: list[np.ndarray], count: int) -> dict[str, A
         "pipeline": [t[1] for t in timings],
         "drops": after.drops - before.drops,
         "failed": after.failed - before.failed,
+        "parent_cpu": cpu,
+        "worker_cpu": None
+        if worker_cpu is None or worker_after is None
+        else worker_after - worker_cpu,
     }
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` (all its threads), where /proc has it."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench(
@@ -240,6 +267,7 @@ def bench(
                 direct.run(width, height, warm)
                 engine_run(engine, frame_set, warm)
                 ratios, d_fps, e_fps, d_times, lat, pipe, drops = [], [], [], [], [], [], 0
+                cpu: dict[str, list[float]] = {"direct": [], "worker": [], "parent": []}
                 for _ in range(rounds):
                     d = direct.run(width, height, frames)
                     e = engine_run(engine, frame_set, frames)
@@ -250,6 +278,10 @@ def bench(
                     lat += e["latency"]
                     pipe += e["pipeline"]
                     drops += e["drops"]
+                    cpu["direct"].append(d["cpu"] * 1000 / frames)
+                    cpu["parent"].append(e["parent_cpu"] * 1000 / e["frames"])
+                    if e["worker_cpu"] is not None:
+                        cpu["worker"].append(e["worker_cpu"] * 1000 / e["frames"])
                 result = BenchResult(
                     pipeline=info.name,
                     size=f"{width}x{height}",
@@ -264,6 +296,10 @@ def bench(
                     pipeline_ms_p50=round(percentile(pipe, 50), 2),
                     drops=drops,
                     rounds=[round(r, 3) for r in ratios],
+                    **{
+                        f"{k}_cpu_ms": round(statistics.median(v), 2) if v else None
+                        for k, v in cpu.items()
+                    },
                 )
                 say(format_row(result))
                 results.append(result)

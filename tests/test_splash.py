@@ -91,6 +91,5 @@ def test_the_app_shows_the_splash_first_then_the_window(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == (
-        "['splash', 'loaded before the splash: []', 'window', "
-        "'splash visible at the end: False'] 0"
+        "['splash', 'loaded before the splash: []', 'window', 'splash visible at the end: False'] 0"
     )

@@ -652,6 +652,12 @@ class Engine:
             worker.send((P.PARAMS, request, values))
         return request
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The running worker's process id (for system monitors and CPU accounting)."""
+        worker = self._active
+        return worker.process.pid if worker is not None and worker.process is not None else None
+
     def snapshot(self) -> EngineStats:
         return self.stats.snapshot()
 
