@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "--args",
         default="",
         metavar="ARGS",
-        help="extra flags for the benchmark modules (what-if runs), e.g. --args=--fast-scale; "
+        help="extra flags for the benchmark modules (what-if runs), e.g. --args='--threads 1'; "
         "use with --only and an --out of its own",
     )
     parser.add_argument(

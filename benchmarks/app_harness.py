@@ -189,54 +189,6 @@ def open_window(folders: list[str], pipeline: str | None, source: str | None, pa
     return window
 
 
-def fast_resize(frame: Any, width: int, height: int) -> Any:
-    """Shrink by exact halves with INTER_AREA (OpenCV's fast path), then INTER_LINEAR.
-
-    OpenCV's INTER_AREA is fast only for integer factors; 1280x720 to a 374x210 pane (3.42x)
-    takes the generic path, ~6 ms on this machine against ~0.5 ms this way, and the result
-    stays within ~1.5 levels (of 255, mean) of a one-step INTER_AREA.
-    """
-    import cv2
-
-    while frame.shape[1] >= 2 * width and frame.shape[0] >= 2 * height:
-        even_h, even_w = frame.shape[0] // 2 * 2, frame.shape[1] // 2 * 2
-        frame = cv2.resize(
-            frame[:even_h, :even_w], (even_w // 2, even_h // 2), interpolation=cv2.INTER_AREA
-        )
-    if (frame.shape[1], frame.shape[0]) == (width, height):
-        return frame
-    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def patch_fast_scaling() -> None:
-    """What-if: the preview scales with :func:`fast_resize` (a proposed change to
-    ``FrameView._draw_frame``), patched on the class for this process only."""
-    import numpy as np
-    from PySide6.QtCore import QRectF, QSize
-
-    from studio.ui import preview
-
-    def _draw_frame(self: Any, painter: Any, frame: Any) -> None:
-        ratio = self.devicePixelRatioF()
-        box = QSize(round(self.width() * ratio), round(self.height() * ratio))
-        target = preview.fit(frame.shape[1], frame.shape[0], box)
-        if target.isEmpty():
-            return
-        wanted = (self._key, target.width(), target.height())
-        if self._scaled_for != wanted:
-            scaled = fast_resize(frame, target.width(), target.height())
-            self._scaled = np.ascontiguousarray(scaled)
-            self._image = preview.wrap_image(self._scaled)
-            self._image.setDevicePixelRatio(ratio)
-            self._scaled_for = wanted
-        rect = QRectF(
-            target.x() / ratio, target.y() / ratio, target.width() / ratio, target.height() / ratio
-        )
-        painter.drawImage(rect, self._image)
-
-    preview.FrameView._draw_frame = _draw_frame
-
-
 def worker_pid(window: Any) -> int | None:
     """The running engine's worker process id (a private attribute: benchmarks only)."""
     engine = window.session.engine

@@ -1,10 +1,10 @@
-"""Diagnostic (not part of the budget): the preview's frame scaling, as painted and as proposed.
+"""Diagnostic (not part of the budget): the preview's frame scaling, before and now.
 
-``FrameView._draw_frame`` shrinks each 1280x720 frame to its pane with one
-``cv2.resize(..., INTER_AREA)``; OpenCV takes a fast path for integer factors only. This times
-it against :func:`benchmarks.app_harness.fast_resize` (exact halves with INTER_AREA, then
-INTER_LINEAR) for a few pane sizes (374x210 is the default layout's), alternating, and gives
-the mean absolute difference of the two pictures (0-255 scale).
+``FrameView._draw_frame`` used to shrink each 1280x720 frame to its pane with one
+``cv2.resize(..., INTER_AREA)``, and OpenCV takes a fast path for integer factors only. This
+times that against what it does now, :func:`studio.ui.preview.scale_frame` (exact halves with
+INTER_AREA, then INTER_LINEAR) for a few pane sizes (374x210 is the default layout's),
+alternating, and gives the mean absolute difference of the two pictures (0-255 scale).
 ``python -m benchmarks.preview_scaling``.
 """
 
@@ -14,7 +14,6 @@ import time
 
 import numpy as np
 
-from benchmarks.app_harness import fast_resize
 from benchmarks.common import Report, module_main, percentile, say
 
 PANES = [(374, 210), (560, 315), (640, 360), (900, 506)]
@@ -24,6 +23,7 @@ def run(quick: bool) -> Report:
     import cv2
 
     from studio.sources import TestPattern
+    from studio.ui.preview import scale_frame as fast_resize
 
     frame = TestPattern(1280, 720, realtime=False).render(30)
     n, rounds = (20, 2) if quick else (50, 4)

@@ -34,7 +34,6 @@ from benchmarks.app_harness import (
     attribute,
     make_app,
     open_window,
-    patch_fast_scaling,
     prepare_env,
     wait_for,
     worker_pid,
@@ -116,10 +115,8 @@ async def _measure(seconds: float) -> dict[str, Any]:
     return results
 
 
-def run(quick: bool, fast_scale: bool = False, worker_threads: int | None = None) -> Report:
+def run(quick: bool, worker_threads: int | None = None) -> Report:
     prepare_env()
-    if fast_scale:
-        patch_fast_scaling()
     if worker_threads is not None:
         os.environ["OMP_NUM_THREADS"] = str(worker_threads)  # the pool's workers inherit it
     app, loop = make_app()
@@ -128,8 +125,8 @@ def run(quick: bool, fast_scale: bool = False, worker_threads: int | None = None
         results = loop.run_until_complete(_measure(seconds))
     app.processEvents()
     report = Report("ui_stalls", details=results)
-    if fast_scale or worker_threads is not None:
-        results["what_if"] = {"fast_scale": fast_scale, "worker_threads": worker_threads}
+    if worker_threads is not None:
+        results["what_if"] = {"worker_threads": worker_threads}
         report.notes.append(f"what-if run, not the budget's figure: {results['what_if']}")
     base = results["baseline"]
     for mode in ("compute", "sleep"):
@@ -159,11 +156,6 @@ def run(quick: bool, fast_scale: bool = False, worker_threads: int | None = None
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--fast-scale",
-        action="store_true",
-        help="what-if: patch the preview to scale by halves + linear (a proposed fix)",
-    )
     parser.add_argument(
         "--worker-threads", type=int, help="what-if: OMP_NUM_THREADS for the pipeline's worker"
     )

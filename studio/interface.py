@@ -22,8 +22,8 @@ HOOKS = ("on_ready", "on_update", "on_stop")
 class Pipeline(ABC):
     """Base class of class-form pipelines: ``transform`` is required, every hook optional.
 
-    Each method may be ``def`` or ``async def``: sync ones run in the pipeline's own worker
-    thread, async ones are awaited. A params update and a transform never run at once.
+    Each method may be ``def`` or ``async def``: sync ones all run on one thread (the worker
+    process's own), async ones are awaited. A params update and a transform never run at once.
 
     ``device`` is set before :meth:`on_ready`: CUDA when available (or asked for), else CPU.
     """
