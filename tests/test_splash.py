@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from PySide6.QtWidgets import QWidget
 
 from studio.ui.splash import TITLE, StartupSplash, app_icon
@@ -93,3 +94,39 @@ def test_the_app_shows_the_splash_first_then_the_window(tmp_path):
     assert out.stdout.strip().splitlines()[-1] == (
         "['splash', 'loaded before the splash: []', 'window', 'splash visible at the end: False'] 0"
     )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="watches /proc for the worker")
+def test_a_polite_kill_closes_the_app_cleanly(tmp_path):
+    import os
+    import signal
+    import time
+
+    env = dict(os.environ, STUDIO_HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen")
+    app = subprocess.Popen(
+        [sys.executable, "-m", "studio"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        # wait for the window: it writes nothing before it closes, so watch for the worker
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _children(app.pid):
+            time.sleep(0.2)
+        assert _children(app.pid), "the app started no worker"
+        time.sleep(1.0)
+        app.send_signal(signal.SIGTERM)
+        _, err = app.communicate(timeout=30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.communicate()
+    assert app.returncode == 0, err[-2000:]
+    assert "leaked" not in err and "Traceback" not in err, err[-2000:]
+    assert list(tmp_path.rglob("settings.json")), "settings were not saved on the way out"
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []

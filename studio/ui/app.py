@@ -52,8 +52,25 @@ def run_app(args: Any) -> int:
     window = StudioWindow(options, settings)
     window.show()
     splash.done(window)
+    _close_on_signals(window)
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
     with loop:
         loop.run_until_complete(closed.wait())
     return 0
+
+
+def _close_on_signals(window: Any) -> None:
+    """Ctrl+C in the terminal and a polite ``kill`` close the window the normal way: the
+    settings are saved, the pipeline's ``on_stop`` runs and shared memory is released,
+    instead of the process dying mid-frame. (Python runs the handler at its next bytecode;
+    the window's timers make that within a frame.)"""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def close(signum: int, frame: Any) -> None:
+        QTimer.singleShot(0, window.close)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, close)

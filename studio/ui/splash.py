@@ -78,7 +78,7 @@ def _picture(width: int = 520, height: int = 220) -> QPixmap:
     painter.drawText(
         QRectF(160, 98, width - 180, 40),
         Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
-        "Live video AI pipelines: preview, tweak, reload, go live.",
+        "Preview, tweak and stream live video AI.",
     )
     painter.end()
     return pixmap
