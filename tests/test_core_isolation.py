@@ -18,6 +18,7 @@ CORE = [
     "studio.settings",
     "studio.presets",
     "studio.watch",
+    "studio.rolling",
     "studio.cli",
     "studio.bench",
     "studio.ui.form.schema",

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from dataclasses import asdict, dataclass
+
+from studio.rolling import Recent
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +55,15 @@ class StatsWindow:
     def __init__(self, window: float = 1.0):
         self.window = window
         self._lock = threading.Lock()
-        self._inputs: deque[float] = deque()
-        self._outputs: deque[tuple[float, float, float]] = deque()  # (t, pipeline_ms, latency)
+        self._inputs: Recent[None] = Recent(window)
+        self._outputs: Recent[tuple[float, float]] = Recent(window)  # (pipeline_ms, latency)
         self.frames_in = self.frames_out = self.drops = self.failed = 0
         self.device = ""
 
     def input(self, now: float | None = None) -> None:
         with self._lock:
             self.frames_in += 1
-            self._inputs.append(time.monotonic() if now is None else now)
+            self._inputs.add(time.monotonic() if now is None else now, None)
 
     def drop(self) -> None:
         with self._lock:
@@ -72,23 +73,19 @@ class StatsWindow:
         with self._lock:
             self.frames_out += 1
             self.failed += failed
-            self._outputs.append((time.monotonic(), pipeline_ms, latency_ms))
+            self._outputs.add(time.monotonic(), (pipeline_ms, latency_ms))
 
     def snapshot(self) -> EngineStats:
         now = time.monotonic()
         with self._lock:
-            horizon = now - self.window
-            while self._inputs and self._inputs[0] < horizon:
-                self._inputs.popleft()
-            while self._outputs and self._outputs[0][0] < horizon:
-                self._outputs.popleft()
-            inputs, outputs = list(self._inputs), list(self._outputs)
+            input_fps, output_fps = self._inputs.rate(now), self._outputs.rate(now)
+            outputs = self._outputs.values(now)
             counters = (self.frames_in, self.frames_out, self.drops, self.failed)
-        pipeline = [o[1] for o in outputs]
-        latency = [o[2] for o in outputs]
+        pipeline = [o[0] for o in outputs]
+        latency = [o[1] for o in outputs]
         return EngineStats(
-            input_fps=_rate(inputs, now, self.window),
-            output_fps=_rate([o[0] for o in outputs], now, self.window),
+            input_fps=input_fps,
+            output_fps=output_fps,
             pipeline_ms=sum(pipeline) / len(pipeline) if pipeline else 0.0,
             pipeline_p95_ms=percentile(pipeline, 95),
             latency_ms=sum(latency) / len(latency) if latency else 0.0,
@@ -99,11 +96,3 @@ class StatsWindow:
             failed=counters[3],
             device=self.device,
         )
-
-
-def _rate(times: list[float], now: float, window: float) -> float:
-    """Events per second over the window (span-based once there are enough events)."""
-    if len(times) < 2:
-        return float(len(times)) / window if times else 0.0
-    span = max(now - times[0], times[-1] - times[0])
-    return (len(times) - 1) / span if span > 0 else 0.0

@@ -25,7 +25,6 @@ import statistics
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ import av
 import numpy as np
 
 from studio.media.mp4 import MediaError, Mp4Writer
+from studio.rolling import Recent
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +135,8 @@ class RtmpPlayer:
         self._final = False
         self._latest: PlayedFrame | None = None
         self._stats_lock = threading.Lock()
-        self._received: deque[float] = deque()
-        self._delays: deque[tuple[float, float]] = deque()  # (t_received, delay_ms)
+        self._received: Recent[None] = Recent(1.0)
+        self._delays: Recent[float] = Recent(_DELAY_WINDOW)  # delay_ms by t_received
         self._frames = self._matched = self._reconnects = 0
         self._drift: float | None = None
         self._size = (0, 0)
@@ -167,15 +167,12 @@ class RtmpPlayer:
     def stats(self) -> PlayerStats:
         now = time.monotonic()
         with self._stats_lock:
-            while self._received and self._received[0] < now - 1.0:
-                self._received.popleft()
-            while self._delays and self._delays[0][0] < now - _DELAY_WINDOW:
-                self._delays.popleft()
-            delays = [d for _, d in self._delays]
+            fps = float(self._received.count(now))
+            delays = self._delays.values(now)
             return PlayerStats(
                 state=self._state,
                 frames=self._frames,
-                fps=float(len(self._received)),
+                fps=fps,
                 delay_ms=statistics.median(delays) if delays else None,
                 drift_ms=self._drift,
                 matched=self._matched,
@@ -322,12 +319,12 @@ class RtmpPlayer:
                 with self._stats_lock:
                     self._frames += 1
                     index = self._frames
-                    self._received.append(t_received)
+                    self._received.add(t_received, None)
                     self._drift = drift
                     self._size = (image.shape[1], image.shape[0])
                     if delay is not None:
                         self._matched += 1
-                        self._delays.append((t_received, delay))
+                        self._delays.add(t_received, delay)
                 self._latest = PlayedFrame(image, pts_ms, t_received, delay, index)
                 self._t_last = t_received
                 self._gave_up = False

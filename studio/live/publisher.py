@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 import traceback
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -40,6 +40,8 @@ import cv2
 import numpy as np
 from av.video.frame import PictureType
 from av.video.reformatter import ColorRange
+
+from studio.rolling import Recent
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +169,7 @@ class RtmpPublisher:
         self._marks: OrderedDict[int, SentMark] = OrderedDict()
         self._marks_lock = threading.Lock()
         self._stats_lock = threading.Lock()
-        self._recent: deque[tuple[float, float, float]] = deque()  # (t_sent, cpu_ms, wall_ms)
+        self._recent: Recent[tuple[float, float]] = Recent(1.0)  # (cpu_ms, wall_ms) by t_sent
         self._frames = self._drops = self._bytes = self._reconnects = 0
         self._cpu = _EncoderCpu(set())
         self._live_once = False  # some connection went live: losses are retried from now on
@@ -229,9 +231,7 @@ class RtmpPublisher:
     def stats(self) -> PublisherStats:
         now = time.monotonic()
         with self._stats_lock:
-            while self._recent and self._recent[0][0] < now - 1.0:
-                self._recent.popleft()
-            recent = list(self._recent)
+            recent = self._recent.values(now)
             frames, drops, sent, reconnects = (
                 self._frames,
                 self._drops,
@@ -246,8 +246,8 @@ class RtmpPublisher:
             drops=drops,
             bytes=sent,
             reconnects=reconnects,
-            cpu_ms_per_frame=sum(r[1] for r in recent) / n if n else 0.0,
-            wall_ms_per_frame=sum(r[2] for r in recent) / n if n else 0.0,
+            cpu_ms_per_frame=sum(r[0] for r in recent) / n if n else 0.0,
+            wall_ms_per_frame=sum(r[1] for r in recent) / n if n else 0.0,
         )
 
     def stop(self, timeout: float = _STOP_WAIT) -> None:
@@ -473,7 +473,7 @@ class RtmpPublisher:
                 with self._stats_lock:
                     self._frames += 1
                     self._bytes += size
-                    self._recent.append((t_sent, cpu_ms, (t_sent - now) * 1000))
+                    self._recent.add(t_sent, (cpu_ms, (t_sent - now) * 1000))
                     if not self._session_live and reconnect:
                         self._reconnects += 1
                 if not self._session_live:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import deque
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
+
+from studio.rolling import Recent
 
 #: Seconds between periodic status events (the gateway gives up after 30 s without one).
 STATUS_INTERVAL = 3.0
@@ -83,22 +84,15 @@ class RateMeter:
         self.window = window
         self.count = 0
         self.last: float | None = None
-        self._times: deque[float] = deque()
+        self._times: Recent[None] = Recent(window)
 
     def tick(self, now: float) -> None:
         self.count += 1
         self.last = now
-        self._times.append(now)
-        self._trim(now)
+        self._times.add(now, None)
 
     def rate(self, now: float) -> float:
-        self._trim(now)
-        return len(self._times) / self.window
-
-    def _trim(self, now: float) -> None:
-        horizon = now - self.window
-        while self._times and self._times[0] < horizon:
-            self._times.popleft()
+        return self._times.count(now) / self.window
 
 
 class StreamHealth:
